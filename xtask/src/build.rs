@@ -1,0 +1,293 @@
+//! `cargo xtask build`: extract the pinned source, apply `patches/*.patch`,
+//! run the recipe's steps, collect outputs; skipped when the input
+//! fingerprint matches the last successful build.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::fingerprint::{build_fingerprint, read_stamp, remove_stamp, write_stamp, BuildInputs};
+use crate::hashing::verify_files;
+use crate::layout::Layout;
+use crate::outputs::{self, remove_dir_if_exists, Comparison};
+use crate::placeholders::Placeholders;
+use crate::recipes::{BuildRecipe, Source, SourcesRecipe, ToolchainRecipe};
+use crate::steps::Progress;
+
+/// What `cargo xtask build` was asked to do.
+pub struct BuildOptions {
+    /// The build recipe (normally `recipes/postgres.toml`).
+    pub recipe: PathBuf,
+    /// Build a second time from scratch in the same place and compare all
+    /// outputs.
+    pub verify_reproducible: bool,
+}
+
+/// One build: a build tree, where its outputs go, where its logs go.
+struct BuildRun {
+    dir: PathBuf,
+    out: PathBuf,
+    logs: PathBuf,
+}
+
+/// `cargo xtask build` with the installed toolchain's versions.
+pub fn run(layout: &Layout, options: &BuildOptions) -> Result<()> {
+    let toolchain = ToolchainRecipe::load(&layout.recipe("toolchain.toml"))?;
+    let versions = crate::toolchain::installed_versions(&toolchain.package_names())?;
+    build(layout, options, &versions)
+}
+
+/// Builds with the given toolchain versions (part of the fingerprint).
+pub fn build(
+    layout: &Layout,
+    options: &BuildOptions,
+    toolchain: &[(String, Option<String>)],
+) -> Result<()> {
+    let recipe = BuildRecipe::load(&options.recipe)?;
+    let sources = SourcesRecipe::load(&layout.recipe("sources.toml"))?;
+    recipe.validate_source(&sources)?;
+    let source = sources.get(&recipe.source.name)?;
+    ensure!(
+        !source.debian_patches,
+        "source {}: debian_patches = true is not supported",
+        recipe.source.name
+    );
+    let fingerprint = build_fingerprint(&BuildInputs {
+        recipes: &layout.recipes(),
+        recipe: &options.recipe,
+        patches: &layout.patches(),
+        assets: &layout.assets(),
+        toolchain,
+        xtask_version: env!("CARGO_PKG_VERSION"),
+    })?;
+    let short = &fingerprint[..16];
+    let _lock = layout.lock("build")?;
+    let stamp = layout.stamps().join("build.fingerprint");
+    let outputs_present = layout.out().is_dir()
+        && recipe
+            .output
+            .iter()
+            .all(|o| layout.out().join(&o.to).exists());
+    let up_to_date = outputs_present && read_stamp(&stamp).as_deref() == Some(fingerprint.as_str());
+    if up_to_date && !options.verify_reproducible {
+        println!("up to date (fingerprint {short})");
+        return Ok(());
+    }
+
+    let archive = source
+        .files
+        .iter()
+        .find(|f| f.name == recipe.source.archive)
+        .context("archive not in sources.toml")?;
+    verify_files(&layout.sources(), std::slice::from_ref(archive))
+        .context("source archive not fetched or corrupt: run `cargo xtask fetch`")?;
+    let archive = layout.sources().join(&archive.name);
+
+    let primary = BuildRun {
+        dir: layout.build().join("postgres"),
+        out: layout.out(),
+        logs: layout.logs(),
+    };
+    if up_to_date {
+        println!("primary build up to date (fingerprint {short})");
+    } else {
+        println!("building (fingerprint {short})");
+        remove_stamp(&stamp)?;
+        build_once(layout, &recipe, source, &archive, &primary)?;
+        write_stamp(&stamp, &fingerprint)?;
+        println!("built {}", primary.out.display());
+    }
+    if options.verify_reproducible {
+        // Same place as the primary build: the paths PostgreSQL records are
+        // part of the output (see FIXED_BUILD_ROOT).
+        let second = BuildRun {
+            dir: primary.dir.clone(),
+            out: layout.work.join("out-verify"),
+            logs: layout.logs().join("verify"),
+        };
+        println!("building again from scratch to compare");
+        build_once(layout, &recipe, source, &archive, &second)?;
+        let comparison = Comparison::of(&primary.out, &second.out)?;
+        print!("{}", comparison.table());
+        let differences = comparison.differences();
+        if !differences.is_empty() {
+            bail!(
+                "build is not reproducible; differing outputs:\n  {}",
+                differences.join("\n  ")
+            );
+        }
+        println!(
+            "reproducible: {} output files identical",
+            comparison.rows.len()
+        );
+    }
+    Ok(())
+}
+
+/// The built-in placeholders of one build run.
+fn builtins(layout: &Layout, run: &BuildRun) -> BTreeMap<String, String> {
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let path = |p: &Path| p.display().to_string();
+    BTreeMap::from([
+        ("jobs".to_string(), jobs.to_string()),
+        ("build".to_string(), path(&run.dir)),
+        ("src".to_string(), path(&run.dir.join("src"))),
+        ("assets".to_string(), path(&run.dir.join("assets"))),
+        ("patches".to_string(), path(&layout.patches())),
+        ("out".to_string(), path(&run.out)),
+        ("workspace".to_string(), path(&layout.workspace)),
+    ])
+}
+
+/// A command with a clean, deterministic environment.
+fn command(argv: &[String], cwd: &Path, env: &BTreeMap<String, String>) -> Command {
+    let mut command = Command::new(&argv[0]);
+    command
+        .args(&argv[1..])
+        .current_dir(cwd)
+        .env_clear()
+        .envs(env);
+    command
+}
+
+/// The environment of every step: only PATH, HOME and TMPDIR are inherited,
+/// so stray CFLAGS or MAKEFLAGS never leak in.
+fn environment(
+    recipe: &BuildRecipe,
+    source: &Source,
+    placeholders: &Placeholders,
+) -> Result<BTreeMap<String, String>> {
+    let mut env = BTreeMap::new();
+    for name in ["PATH", "HOME", "TMPDIR"] {
+        if let Ok(value) = std::env::var(name) {
+            env.insert(name.to_string(), value);
+        }
+    }
+    env.insert(
+        "SOURCE_DATE_EPOCH".into(),
+        source.source_date_epoch.to_string(),
+    );
+    env.insert("LC_ALL".into(), "C".into());
+    env.insert("TZ".into(), "UTC".into());
+    for (name, value) in &recipe.env {
+        let value = placeholders
+            .expand(value)
+            .with_context(|| format!("env {name}"))?;
+        env.insert(name.clone(), value);
+    }
+    Ok(env)
+}
+
+fn sorted_patches(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut patches = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "patch") {
+                patches.push(path);
+            }
+        }
+    }
+    patches.sort();
+    Ok(patches)
+}
+
+/// Expands every placeholder of `recipe` for a build in the usual place,
+/// without running anything (for `cargo xtask check`).
+pub fn dry_run(layout: &Layout, recipe: &BuildRecipe, source: &Source) -> Result<()> {
+    let run = BuildRun {
+        dir: layout.build().join("postgres"),
+        out: layout.out(),
+        logs: layout.logs(),
+    };
+    plan_steps(layout, recipe, source, &run).map(|_| ())
+}
+
+type PlannedSteps<'r> = (BTreeMap<String, String>, Vec<(&'r str, Command)>);
+
+/// The environment and the fully expanded commands of a build run.
+fn plan_steps<'r>(
+    layout: &Layout,
+    recipe: &'r BuildRecipe,
+    source: &Source,
+    run: &BuildRun,
+) -> Result<PlannedSteps<'r>> {
+    let placeholders = Placeholders::new(builtins(layout, run), &recipe.vars)?;
+    let env = environment(recipe, source, &placeholders)?;
+    let mut steps = Vec::new();
+    for step in &recipe.step {
+        let argv = step
+            .argv
+            .iter()
+            .map(|a| placeholders.expand(a))
+            .collect::<Result<Vec<_>>>()
+            .with_context(|| format!("step {}", step.name))?;
+        let cwd = run.dir.join(
+            placeholders
+                .expand(&step.cwd)
+                .with_context(|| format!("step {}", step.name))?,
+        );
+        steps.push((step.name.as_str(), command(&argv, &cwd, &env)));
+    }
+    Ok((env, steps))
+}
+
+fn build_once(
+    layout: &Layout,
+    recipe: &BuildRecipe,
+    source: &Source,
+    archive: &Path,
+    run: &BuildRun,
+) -> Result<()> {
+    // Expand everything first, so a placeholder typo fails before any work.
+    let (env, steps) = plan_steps(layout, recipe, source, run)?;
+    let patches = sorted_patches(&layout.patches())?;
+
+    remove_dir_if_exists(&run.dir)?;
+    remove_dir_if_exists(&run.out)?;
+    std::fs::create_dir_all(&run.out)?;
+    let src = run.dir.join("src");
+    std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
+    let progress = Progress::new(1 + patches.len() + steps.len());
+    let prepare_logs = run.logs.join("prepare");
+    // Steps see the assets inside the build tree (see FIXED_BUILD_ROOT).
+    outputs::copy_any(&layout.assets(), &run.dir.join("assets"))?;
+
+    let extract = [
+        "tar".to_string(),
+        "-xf".into(),
+        archive.display().to_string(),
+        "--strip-components=1".into(),
+        "--no-same-owner".into(),
+    ];
+    progress.run(
+        "extract",
+        command(&extract, &src, &env),
+        &prepare_logs.join("extract.log"),
+    )?;
+    for patch in &patches {
+        let name = patch.file_name().unwrap_or_default().to_string_lossy();
+        let argv = [
+            "patch".to_string(),
+            "-p1".into(),
+            "--forward".into(),
+            "--no-backup-if-mismatch".into(),
+            "-i".into(),
+            patch.display().to_string(),
+        ];
+        progress
+            .run(
+                &format!("patch {name}"),
+                command(&argv, &src, &env),
+                &prepare_logs.join(format!("{name}.log")),
+            )
+            .with_context(|| format!("applying patches/{name} failed"))?;
+    }
+    for (name, command) in steps {
+        progress.run(name, command, &run.logs.join(format!("{name}.log")))?;
+    }
+    progress.finish();
+    outputs::collect(&run.dir, &run.out, &recipe.output)
+}

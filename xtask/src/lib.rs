@@ -1,0 +1,20 @@
+//! The pglite-oxide build pipeline behind `cargo xtask`.
+//!
+//! Each module is one concern; `main.rs` only parses the command line and
+//! dispatches here. Recipes (`recipes/*.toml`) say *what* to build, these
+//! modules say *how*.
+
+pub mod apt_sources;
+pub mod build;
+pub mod check;
+pub mod fetch;
+pub mod fingerprint;
+pub mod hashing;
+pub mod layout;
+pub mod outputs;
+pub mod pack;
+pub mod placeholders;
+pub mod recipes;
+pub mod steps;
+pub mod toolchain;
+pub mod tree;
