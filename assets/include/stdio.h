@@ -1,0 +1,9 @@
+/* pglite-oxide: pipes to child processes; the WASI backend has no child
+ * processes, so popen() fails (see port/process.c). */
+#ifndef PGLITE_STDIO_H
+#define PGLITE_STDIO_H
+#include_next <stdio.h>
+
+FILE	   *popen(const char *command, const char *mode);
+int			pclose(FILE *stream);
+#endif

@@ -1,0 +1,102 @@
+/*
+ * pglite-oxide: the ITIMER_REAL interval timer inside one WASI process.
+ *
+ * PostgreSQL's timeout.c arms one real-time timer and expects SIGALRM when it
+ * expires; statement_timeout, lock_timeout and idle timeouts hang on it. WASI
+ * has neither timers nor asynchronous signals, so the deadline is kept here
+ * and checked by pglite_poll_timer(), which the backend calls from its
+ * interrupt checks and waits (see the patches). Expiry raises SIGALRM through
+ * port/signal.c, so PostgreSQL's own handler runs unchanged.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "pglite_port.h"
+
+static long long deadline_us;	/* 0: disarmed */
+static long long interval_us;
+
+static long long
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long long
+to_us(const struct timeval *tv)
+{
+	return (long long) tv->tv_sec * 1000000 + tv->tv_usec;
+}
+
+static void
+from_us(long long us, struct timeval *tv)
+{
+	tv->tv_sec = us / 1000000;
+	tv->tv_usec = us % 1000000;
+}
+
+int
+getitimer(int which, struct itimerval *value)
+{
+	long long left;
+
+	if (which != ITIMER_REAL)
+	{
+		errno = EINVAL;
+		return -1;
+	}
+	left = deadline_us ? deadline_us - now_us() : 0;
+	if (deadline_us && left <= 0)
+		left = 1;
+	from_us(left, &value->it_value);
+	from_us(interval_us, &value->it_interval);
+	return 0;
+}
+
+int
+setitimer(int which, const struct itimerval *value, struct itimerval *ovalue)
+{
+	long long first;
+
+	if (which != ITIMER_REAL)
+	{
+		errno = EINVAL;
+		return -1;
+	}
+	if (ovalue && getitimer(which, ovalue) != 0)
+		return -1;
+	first = to_us(&value->it_value);
+	interval_us = to_us(&value->it_interval);
+	deadline_us = first > 0 ? now_us() + first : 0;
+	return 0;
+}
+
+unsigned int
+alarm(unsigned int seconds)
+{
+	struct itimerval value = {{0, 0}, {seconds, 0}};
+	struct itimerval old;
+
+	setitimer(ITIMER_REAL, &value, &old);
+	return (unsigned int) old.it_value.tv_sec;
+}
+
+long long
+pglite_poll_timer(void)
+{
+	long long now;
+
+	if (deadline_us == 0)
+		return 0;
+	now = now_us();
+	if (now < deadline_us)
+		return deadline_us - now;
+	deadline_us = interval_us > 0 ? now + interval_us : 0;
+	pglite_raise_signal(SIGALRM);
+	return deadline_us ? deadline_us - now_us() : 0;
+}
