@@ -16,5 +16,6 @@ pub mod pack;
 pub mod placeholders;
 pub mod recipes;
 pub mod steps;
+pub mod test;
 pub mod toolchain;
 pub mod tree;

@@ -17,6 +17,8 @@ commands:
   build [--verify-reproducible]
                                build PostgreSQL for wasm32-wasip1 into the work dir
   check                        fast recipe consistency checks
+  test [ARGS...]               toolchain (if missing), fetch, build, then
+                               `cargo test --workspace ARGS...`
 ";
 
 fn main() -> ExitCode {
@@ -39,6 +41,10 @@ fn run(args: &[String]) -> Result<()> {
         ["fetch"] => xtask::fetch::fetch(&layout),
         ["build", flags @ ..] => xtask::build::run(&layout, &build_options(&layout, flags)?),
         ["check"] => xtask::check::check(&layout),
+        ["test", rest @ ..] => xtask::test::run(
+            &layout,
+            &rest.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        ),
         [] | ["help" | "-h" | "--help"] => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,40 @@
+//! `cargo xtask test`: everything the tests need, then the tests.
+//!
+//! The runtime's tests run the real wasm backend, so they need the built
+//! artifacts. This brings a fresh machine there: the toolchain (installed
+//! when missing, which needs root), the sources, the build (a no-op when
+//! nothing changed), then `cargo test --workspace` with any extra arguments.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::build::BuildOptions;
+use crate::layout::Layout;
+
+pub fn run(layout: &Layout, cargo_test_args: &[String]) -> Result<()> {
+    if crate::toolchain::check(layout).is_err() {
+        println!("installing the toolchain");
+        crate::toolchain::install(layout)?;
+        crate::toolchain::check(layout)?;
+    }
+    crate::fetch::fetch(layout)?;
+    crate::build::run(
+        layout,
+        &BuildOptions {
+            recipe: layout.recipe("postgres.toml"),
+            verify_reproducible: false,
+        },
+    )?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&layout.workspace)
+        .args(["test", "--workspace"])
+        .args(cargo_test_args)
+        .status()
+        .context("running cargo test")?;
+    if !status.success() {
+        bail!("cargo test failed ({status})");
+    }
+    Ok(())
+}
