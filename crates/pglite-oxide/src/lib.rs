@@ -1,0 +1,1 @@
+//! Real PostgreSQL, embedded in a Rust process.

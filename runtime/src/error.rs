@@ -1,0 +1,94 @@
+//! The runtime's error type.
+
+use std::path::PathBuf;
+
+/// What can go wrong while loading or running the backend.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory operation on the host failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The backend artifacts are missing or incomplete.
+    #[error("backend artifacts in {}: {problem}", dir.display())]
+    Artifacts { dir: PathBuf, problem: String },
+    /// Wasmer could not compile, load or instantiate the module.
+    #[error("loading the backend module: {0}")]
+    Module(String),
+    /// The backend ended its process (it does so after a FATAL error and
+    /// after a Terminate message).
+    #[error("the backend exited with code {code}{}", stderr_suffix(stderr))]
+    Exited { code: i32, stderr: String },
+    /// The backend crashed: a trap, e.g. after a PANIC (abort).
+    #[error("the backend crashed: {trap}{}", stderr_suffix(stderr))]
+    Crashed { trap: String, stderr: String },
+    /// Creating a data directory failed at `step`. `code` is the backend's
+    /// exit code when a backend run failed, with `log` the end of its log;
+    /// without a code, `log` says what was wrong.
+    #[error("initdb: {step} failed{}", initdb_details(*code, log))]
+    Initdb {
+        step: &'static str,
+        code: Option<i32>,
+        log: String,
+    },
+    /// The session was used after it ended.
+    #[error("the backend session has ended")]
+    Ended,
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+    if tail.is_empty() {
+        String::new()
+    } else {
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!("; its log ends:\n{}", tail.join("\n"))
+    }
+}
+
+fn initdb_details(code: Option<i32>, log: &str) -> String {
+    match code {
+        None => format!(": {log}"),
+        Some(code) => format!(
+            ": the backend exited with code {code}{}",
+            stderr_suffix(&error_excerpt(log))
+        ),
+    }
+}
+
+/// The backend's last error report with the lines after it (DETAIL, HINT,
+/// CONTEXT, STATEMENT), or else its last lines; long lines are cut.
+fn error_excerpt(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|line| {
+            ["ERROR:", "FATAL:", "PANIC:"]
+                .iter()
+                .any(|l| line.contains(l))
+        })
+        .unwrap_or(lines.len().saturating_sub(5));
+    lines[start..]
+        .iter()
+        .take(5)
+        .map(|line| match line.char_indices().nth(300) {
+            Some((at, _)) => format!("{}...", &line[..at]),
+            None => (*line).to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Error {
+    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The functions the backend imports from module `pglite`
+//! (`assets/include/pglite/host.h`): the embedded client connection.
+//!
+//! The host queues frontend bytes in [`HostIo::input`]; the backend pulls
+//! them with `read` and pushes its replies with `write`, which collects them
+//! in [`HostIo::output`]. `input_pending` tells the backend whether to keep
+//! reading or to return to the host. `sync` makes a file or directory of the
+//! data directory durable: Wasmer's own fd_sync never reaches the disk.
+
+use std::path::{Path, PathBuf};
+
+use wasmer::{Function, FunctionEnv, FunctionEnvMut, Imports, Memory, Store};
+
+use crate::instance::GUEST_DATA;
+
+/// The connection state shared between the host and the backend's imports.
+pub(crate) struct HostIo {
+    /// Set once the instance exists (imports are created before it).
+    pub memory: Option<Memory>,
+    pub input: Vec<u8>,
+    pub input_pos: usize,
+    pub output: Vec<u8>,
+    /// The host directory mounted at [`GUEST_DATA`].
+    pub data_dir: PathBuf,
+}
+
+impl HostIo {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            memory: None,
+            input: Vec::new(),
+            input_pos: 0,
+            output: Vec::new(),
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    pub fn queue(&mut self, bytes: &[u8]) {
+        if self.input_pos == self.input.len() {
+            self.input.clear();
+            self.input_pos = 0;
+        }
+        self.input.extend_from_slice(bytes);
+    }
+
+    fn pending(&self) -> usize {
+        self.input.len() - self.input_pos
+    }
+}
+
+/// Adds the `pglite` imports bound to `env` to `imports`.
+pub(crate) fn define_imports(store: &mut Store, env: &FunctionEnv<HostIo>, imports: &mut Imports) {
+    imports.define(
+        "pglite",
+        "read",
+        Function::new_typed_with_env(store, env, read),
+    );
+    imports.define(
+        "pglite",
+        "write",
+        Function::new_typed_with_env(store, env, write),
+    );
+    imports.define(
+        "pglite",
+        "input_pending",
+        Function::new_typed_with_env(store, env, input_pending),
+    );
+    imports.define(
+        "pglite",
+        "sync",
+        Function::new_typed_with_env(store, env, sync),
+    );
+}
+
+fn read(mut env: FunctionEnvMut<HostIo>, ptr: u32, len: i32) -> i32 {
+    let (io, store) = env.data_and_store_mut();
+    let Some(memory) = io.memory.as_ref() else {
+        return -1;
+    };
+    let count = io.pending().min(len.max(0) as usize);
+    let bytes = &io.input[io.input_pos..io.input_pos + count];
+    if memory.view(&store).write(u64::from(ptr), bytes).is_err() {
+        return -1;
+    }
+    io.input_pos += count;
+    count as i32
+}
+
+fn write(mut env: FunctionEnvMut<HostIo>, ptr: u32, len: i32) -> i32 {
+    let (io, store) = env.data_and_store_mut();
+    let Some(memory) = io.memory.as_ref() else {
+        return -1;
+    };
+    let len = len.max(0) as usize;
+    let start = io.output.len();
+    io.output.resize(start + len, 0);
+    if memory
+        .view(&store)
+        .read(u64::from(ptr), &mut io.output[start..])
+        .is_err()
+    {
+        io.output.truncate(start);
+        return -1;
+    }
+    len as i32
+}
+
+fn input_pending(env: FunctionEnvMut<HostIo>) -> i32 {
+    env.data().pending().min(i32::MAX as usize) as i32
+}
+
+// WASI errno values (wasi-libc's errno numbering).
+const WASI_EACCES: i32 = 2;
+const WASI_EINVAL: i32 = 28;
+const WASI_EIO: i32 = 29;
+const WASI_ENOENT: i32 = 44;
+const WASI_ENOSPC: i32 = 51;
+
+fn sync(mut env: FunctionEnvMut<HostIo>, ptr: u32, len: i32, datasync: i32) -> i32 {
+    let (io, store) = env.data_and_store_mut();
+    let Some(memory) = io.memory.as_ref() else {
+        return WASI_EIO;
+    };
+    let mut path = vec![0; len.max(0) as usize];
+    if memory.view(&store).read(u64::from(ptr), &mut path).is_err() {
+        return WASI_EINVAL;
+    }
+    let Ok(path) = String::from_utf8(path) else {
+        return WASI_EINVAL;
+    };
+    let Some(host) = host_path(&io.data_dir, &path) else {
+        // Only the data directory is writable; the share and lib trees
+        // are read-only and have nothing to sync.
+        return 0;
+    };
+    match sync_host_path(&host, datasync != 0) {
+        Ok(()) => 0,
+        Err(err) => {
+            tracing::error!(path = %host.display(), %err, "sync failed");
+            match err.kind() {
+                std::io::ErrorKind::NotFound => WASI_ENOENT,
+                std::io::ErrorKind::PermissionDenied => WASI_EACCES,
+                std::io::ErrorKind::StorageFull => WASI_ENOSPC,
+                _ => WASI_EIO,
+            }
+        }
+    }
+}
+
+/// The host path of a guest path inside the data directory.
+fn host_path(data_dir: &Path, guest: &str) -> Option<PathBuf> {
+    let rest = guest.strip_prefix(GUEST_DATA)?;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
+    }
+    let mut host = data_dir.to_path_buf();
+    for part in rest.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            part => host.push(part),
+        }
+    }
+    Some(host)
+}
+
+fn sync_host_path(path: &Path, datasync: bool) -> std::io::Result<()> {
+    let file = std::fs::File::open(path)?;
+    if datasync {
+        file.sync_data()
+    } else {
+        file.sync_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_paths_map_into_the_data_directory_only() {
+        let data = Path::new("/host/db");
+        assert_eq!(host_path(data, "/data"), Some(PathBuf::from("/host/db")));
+        assert_eq!(
+            host_path(data, "/data/pg_wal/./000000010000000000000001"),
+            Some(PathBuf::from("/host/db/pg_wal/000000010000000000000001"))
+        );
+        assert_eq!(host_path(data, "/database/x"), None);
+        assert_eq!(host_path(data, "/data/../etc/passwd"), None);
+        assert_eq!(host_path(data, "/pglite/share/postgresql/x"), None);
+    }
+}

@@ -1,0 +1,272 @@
+//! One WASI instance of the backend module: the guest's view of the host
+//! (mounted directories, arguments, standard streams) and the `pglite`
+//! imports.
+//!
+//! The guest sees:
+//! - `/pglite/bin/postgres`: an empty placeholder file. PostgreSQL only
+//!   checks that its own executable exists, then finds `share/` and `lib/`
+//!   relative to it.
+//! - `/pglite/share/postgresql`, `/pglite/lib/postgresql`: the artifacts'
+//!   trees.
+//! - `/data`: the data directory.
+
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use virtual_fs::{AsyncRead, AsyncSeek, AsyncWrite, FileSystem as _, ReadBuf, VirtualFile};
+use wasmer::{FunctionEnv, Instance, Store};
+use wasmer_wasix::{WasiEnvBuilder, WasiError, WasiFunctionEnv};
+
+use crate::artifacts::Artifacts;
+use crate::host_io::{define_imports, HostIo};
+use crate::{engine, Error, Result};
+
+pub(crate) const GUEST_EXECUTABLE: &str = "/pglite/bin/postgres";
+pub(crate) const GUEST_DATA: &str = "/data";
+
+/// A running instance and what the host keeps of it.
+pub(crate) struct BackendInstance {
+    pub store: Store,
+    pub instance: Instance,
+    pub wasi: WasiFunctionEnv,
+    pub io: FunctionEnv<HostIo>,
+    pub stderr: Capture,
+    pub stdout: Capture,
+    /// wasmer-wasix's host filesystem runs on tokio; every call into the
+    /// guest enters this runtime.
+    pub tokio: tokio::runtime::Runtime,
+}
+
+/// How a call into the guest ended.
+pub(crate) enum CallOutcome {
+    Returned,
+    Exited(i32),
+}
+
+impl BackendInstance {
+    /// Instantiates the backend for `data_dir` with PostgreSQL arguments
+    /// `args` (without argv[0]) and `stdin`.
+    pub fn new(
+        artifacts: &Artifacts,
+        data_dir: &Path,
+        args: &[String],
+        stdin: Vec<u8>,
+    ) -> Result<Self> {
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("starting a runtime for", data_dir, e))?;
+        let _entered = tokio.enter();
+        let module = engine::module(&artifacts.wasm())?;
+        let root = guest_filesystem(artifacts, data_dir)?;
+        let stdout = Capture::default();
+        let stderr = Capture::default();
+        let mut builder = WasiEnvBuilder::new(GUEST_EXECUTABLE)
+            .args(args)
+            .env("PGDATA", GUEST_DATA)
+            .stdin(Box::new(virtual_fs::StaticFile::new(stdin)))
+            .stdout(Box::new(stdout.clone()))
+            .stderr(Box::new(stderr.clone()))
+            .engine(engine::engine().clone())
+            .fs(Arc::new(root) as Arc<dyn virtual_fs::FileSystem + Send + Sync>);
+        builder
+            .add_preopen_dir("/")
+            .map_err(|e| Error::Module(e.to_string()))?;
+        let mut store = Store::new(engine::engine().clone());
+        let env = builder.build().map_err(|e| Error::Module(e.to_string()))?;
+        let mut wasi = WasiFunctionEnv::new(&mut store, env);
+        let mut imports = wasi
+            .import_object(&mut store, &module)
+            .map_err(|e| Error::Module(e.to_string()))?;
+        let io = FunctionEnv::new(&mut store, HostIo::new(data_dir));
+        define_imports(&mut store, &io, &mut imports);
+        let instance = Instance::new(&mut store, &module, &imports)
+            .map_err(|e| Error::Module(e.to_string()))?;
+        wasi.initialize(&mut store, instance.clone())
+            .map_err(|e| Error::Module(e.to_string()))?;
+        let memory = instance
+            .exports
+            .get_memory("memory")
+            .map_err(|e| Error::Module(e.to_string()))?
+            .clone();
+        io.as_mut(&mut store).memory = Some(memory);
+        let mut backend = Self {
+            store,
+            instance,
+            wasi,
+            io,
+            stderr,
+            stdout,
+            tokio,
+        };
+        match backend.call("_initialize")? {
+            CallOutcome::Returned => Ok(backend),
+            CallOutcome::Exited(code) => Err(Error::Exited {
+                code,
+                stderr: backend.stderr.text(),
+            }),
+        }
+    }
+
+    /// Calls an exported function that takes and returns nothing (the
+    /// `pgl_*` entry points return an int that carries no information).
+    pub fn call(&mut self, name: &str) -> Result<CallOutcome> {
+        let _entered = self.tokio.enter();
+        let function = self
+            .instance
+            .exports
+            .get_function(name)
+            .map_err(|e| Error::Module(e.to_string()))?
+            .clone();
+        match function.call(&mut self.store, &[]) {
+            Ok(_) => Ok(CallOutcome::Returned),
+            Err(err) => match err.downcast::<WasiError>() {
+                Ok(WasiError::Exit(code)) => Ok(CallOutcome::Exited(code.raw())),
+                Ok(other) => Err(Error::Crashed {
+                    trap: other.to_string(),
+                    stderr: self.stderr.text(),
+                }),
+                Err(trap) => Err(Error::Crashed {
+                    trap: trap.to_string(),
+                    stderr: self.stderr.text(),
+                }),
+            },
+        }
+    }
+
+    /// Releases the WASI environment's resources (open files).
+    pub fn close(mut self) {
+        let _entered = self.tokio.enter();
+        self.wasi.on_exit(&mut self.store, None);
+    }
+}
+
+fn guest_filesystem(artifacts: &Artifacts, data_dir: &Path) -> Result<virtual_fs::MountFileSystem> {
+    let handle = tokio::runtime::Handle::current();
+    let host = |path: &Path| -> Result<Arc<dyn virtual_fs::FileSystem + Send + Sync>> {
+        let fs = virtual_fs::host_fs::FileSystem::new(handle.clone(), path)
+            .map_err(|e| Error::io("mounting", path, io::Error::other(e.to_string())))?;
+        Ok(Arc::new(fs))
+    };
+    let bin = virtual_fs::mem_fs::FileSystem::default();
+    bin.new_open_options()
+        .write(true)
+        .create(true)
+        .open(Path::new("/postgres"))
+        .map_err(|e| Error::Module(format!("creating the guest executable: {e}")))?;
+    let root = virtual_fs::MountFileSystem::new();
+    let mounts: [(&str, Arc<dyn virtual_fs::FileSystem + Send + Sync>); 4] = [
+        ("/pglite/bin", Arc::new(bin)),
+        ("/pglite/share/postgresql", host(&artifacts.share())?),
+        (
+            "/pglite/lib/postgresql",
+            host(&lib_dir(artifacts, data_dir)?)?,
+        ),
+        (GUEST_DATA, host(data_dir)?),
+    ];
+    for (guest, fs) in mounts {
+        root.mount(Path::new(guest), fs)
+            .map_err(|e| Error::Module(format!("mounting {guest}: {e}")))?;
+    }
+    Ok(root)
+}
+
+/// The artifacts' `lib/`, or the data directory when a build has none
+/// (nothing is loaded from it then).
+fn lib_dir(artifacts: &Artifacts, data_dir: &Path) -> Result<std::path::PathBuf> {
+    let lib = artifacts.lib();
+    Ok(if lib.is_dir() {
+        lib
+    } else {
+        data_dir.to_path_buf()
+    })
+}
+
+/// A guest output stream collected in memory (the backend's log).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("capture poisoned")).into_owned()
+    }
+}
+
+impl AsyncWrite for Capture {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.0
+            .lock()
+            .expect("capture poisoned")
+            .extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for Capture {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncSeek for Capture {
+    fn start_seek(self: Pin<&mut Self>, _: io::SeekFrom) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    fn poll_complete(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<u64>> {
+        Poll::Ready(Ok(0))
+    }
+}
+
+impl VirtualFile for Capture {
+    fn last_accessed(&self) -> u64 {
+        0
+    }
+
+    fn last_modified(&self) -> u64 {
+        0
+    }
+
+    fn created_time(&self) -> u64 {
+        0
+    }
+
+    fn size(&self) -> u64 {
+        0
+    }
+
+    fn set_len(&mut self, _: u64) -> virtual_fs::Result<()> {
+        Err(virtual_fs::FsError::PermissionDenied)
+    }
+
+    fn unlink(&mut self) -> virtual_fs::Result<()> {
+        Ok(())
+    }
+
+    fn poll_read_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(0))
+    }
+
+    fn poll_write_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(8192))
+    }
+}

@@ -1,0 +1,141 @@
+//! [`BackendSession`]: one PostgreSQL backend serving one client connection
+//! for one data directory, driven by frontend/backend protocol bytes.
+
+use std::path::Path;
+
+use crate::artifacts::Artifacts;
+use crate::instance::{BackendInstance, CallOutcome, GUEST_DATA};
+use crate::{Error, Result};
+
+/// How to start a session.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Database to connect to.
+    pub database: String,
+    /// Server settings, as `-c name=value` on a server's command line.
+    pub settings: Vec<(String, String)>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            database: "postgres".into(),
+            settings: Vec::new(),
+        }
+    }
+}
+
+/// A started backend. The session is the backend's only client: the host
+/// hands it whole frontend messages and gets back everything the backend
+/// answered, up to the point where it waits for more input.
+///
+/// The backend runs in the calling thread, inside [`send`](Self::send).
+pub struct BackendSession {
+    backend: Option<BackendInstance>,
+}
+
+impl BackendSession {
+    /// Starts a backend on an initialized data directory. Returns the session
+    /// and the backend's greeting (AuthenticationOk, ParameterStatus...,
+    /// BackendKeyData, ReadyForQuery).
+    pub fn start(
+        artifacts: &Artifacts,
+        data_dir: &Path,
+        options: &SessionOptions,
+    ) -> Result<(Self, Vec<u8>)> {
+        let mut args = vec!["--single".to_string()];
+        for (name, value) in &options.settings {
+            args.push("-c".into());
+            args.push(format!("{name}={value}"));
+        }
+        args.extend(["-D".into(), GUEST_DATA.into(), options.database.clone()]);
+        let mut backend = BackendInstance::new(artifacts, data_dir, &args, Vec::new())?;
+        match backend.call("pgl_start_embedded")? {
+            CallOutcome::Returned => {}
+            CallOutcome::Exited(code) => {
+                let stderr = backend.stderr.text();
+                backend.close();
+                return Err(Error::Exited { code, stderr });
+            }
+        }
+        let mut session = Self {
+            backend: Some(backend),
+        };
+        // The idle loop's first turn sends ReadyForQuery and flushes.
+        let greeting = session.send(&[])?;
+        Ok((session, greeting))
+    }
+
+    /// Hands `frontend` (whole protocol messages) to the backend and returns
+    /// what it answered once it has used them up.
+    pub fn send(&mut self, frontend: &[u8]) -> Result<Vec<u8>> {
+        let backend = self.backend.as_mut().ok_or(Error::Ended)?;
+        backend.io.as_mut(&mut backend.store).queue(frontend);
+        match backend.call("pgl_process") {
+            Ok(CallOutcome::Returned) => self.take_output(),
+            Ok(CallOutcome::Exited(code)) => {
+                let backend = self.backend.take().ok_or(Error::Ended)?;
+                let stderr = backend.stderr.text();
+                backend.close();
+                Err(Error::Exited { code, stderr })
+            }
+            Err(err) => {
+                if let Some(backend) = self.backend.take() {
+                    backend.close();
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// The backend's log (its standard error) so far.
+    pub fn log(&self) -> String {
+        self.backend
+            .as_ref()
+            .map(|b| b.stderr.text())
+            .unwrap_or_default()
+    }
+
+    /// Ends the session as a client's Terminate message does: the backend
+    /// finishes (a standalone backend writes a shutdown checkpoint) and
+    /// exits.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> Result<()> {
+        let Some(mut backend) = self.backend.take() else {
+            return Ok(());
+        };
+        backend
+            .io
+            .as_mut(&mut backend.store)
+            .queue(&[b'X', 0, 0, 0, 4]);
+        let outcome = backend.call("pgl_process");
+        let stderr = backend.stderr.text();
+        backend.close();
+        match outcome? {
+            CallOutcome::Exited(0) => Ok(()),
+            CallOutcome::Exited(code) => Err(Error::Exited { code, stderr }),
+            CallOutcome::Returned => Err(Error::Crashed {
+                trap: "the backend did not exit after Terminate".into(),
+                stderr,
+            }),
+        }
+    }
+
+    fn take_output(&mut self) -> Result<Vec<u8>> {
+        let backend = self.backend.as_mut().ok_or(Error::Ended)?;
+        Ok(std::mem::take(
+            &mut backend.io.as_mut(&mut backend.store).output,
+        ))
+    }
+}
+
+impl Drop for BackendSession {
+    fn drop(&mut self) {
+        if let Err(err) = self.terminate() {
+            tracing::warn!(%err, "backend session did not end cleanly");
+        }
+    }
+}

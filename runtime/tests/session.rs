@@ -1,0 +1,132 @@
+//! A backend session against the real wasm PostgreSQL: SQL, error recovery
+//! and persistence, over the frontend/backend protocol.
+
+mod support;
+
+use pglite_runtime::{initdb, Artifacts, BackendSession, InitOptions, SessionOptions};
+use support::{parse, query, scalar};
+
+fn artifacts() -> Artifacts {
+    Artifacts::from_build_output().expect("backend artifacts (run `cargo xtask build`)")
+}
+
+fn new_database() -> (tempfile::TempDir, std::path::PathBuf) {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data = temp.path().join("data");
+    initdb(&artifacts(), &data, &InitOptions::default()).expect("initdb");
+    (temp, data)
+}
+
+fn start(data: &std::path::Path) -> BackendSession {
+    let (session, greeting) =
+        BackendSession::start(&artifacts(), data, &SessionOptions::default()).expect("start");
+    assert_eq!(parse(&greeting).status, b'I', "greeting ends idle");
+    session
+}
+
+#[test]
+fn answers_sql_over_the_protocol() {
+    let (_temp, data) = new_database();
+    let mut session = start(&data);
+
+    let version = scalar(&query(&mut session, "SELECT version()"));
+    assert!(version.starts_with("PostgreSQL 15.18"), "{version}");
+
+    let script = "
+        CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL, team int);
+        CREATE TABLE teams (id int PRIMARY KEY, title text);
+        INSERT INTO teams VALUES (1, 'red'), (2, 'blue');
+        INSERT INTO people SELECT g, 'p' || g, 1 + g % 2 FROM generate_series(1, 10) g;
+        UPDATE people SET name = upper(name) WHERE id <= 2;
+        DELETE FROM people WHERE id = 10;";
+    let reply = query(&mut session, script);
+    assert_eq!(reply.error, None);
+    assert_eq!(
+        reply.tags,
+        [
+            "CREATE TABLE",
+            "CREATE TABLE",
+            "INSERT 0 2",
+            "INSERT 0 10",
+            "UPDATE 2",
+            "DELETE 1"
+        ]
+    );
+
+    let joined = query(
+        &mut session,
+        "SELECT t.title, count(*), sum(p.id) FROM people p JOIN teams t ON t.id = p.team
+         GROUP BY t.title ORDER BY t.title",
+    );
+    assert_eq!(
+        joined.rows,
+        [
+            [Some("blue".into()), Some("5".into()), Some("25".into())],
+            [Some("red".into()), Some("4".into()), Some("20".into())],
+        ]
+    );
+
+    let cte = scalar(&query(
+        &mut session,
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+         SELECT sum(i) FROM n",
+    ));
+    assert_eq!(cte, "5050");
+
+    let window = query(
+        &mut session,
+        "SELECT name, rank() OVER (ORDER BY id DESC) FROM people WHERE id <= 3 ORDER BY id",
+    );
+    assert_eq!(
+        window.rows,
+        [
+            [Some("P1".into()), Some("3".into())],
+            [Some("P2".into()), Some("2".into())],
+            [Some("p3".into()), Some("1".into())],
+        ]
+    );
+    session.shutdown().expect("clean shutdown");
+}
+
+#[test]
+fn errors_recover_on_the_same_session() {
+    let (_temp, data) = new_database();
+    let mut session = start(&data);
+
+    let syntax = query(&mut session, "SELEC 1");
+    assert_eq!(syntax.error.as_deref(), Some("42601"));
+    assert_eq!(scalar(&query(&mut session, "SELECT 1")), "1");
+
+    let division = query(&mut session, "SELECT 1 / 0");
+    assert_eq!(division.error.as_deref(), Some("22012"));
+    assert_eq!(scalar(&query(&mut session, "SELECT 2")), "2");
+
+    query(&mut session, "CREATE TABLE u (k int PRIMARY KEY)");
+    let reply = query(
+        &mut session,
+        "BEGIN; INSERT INTO u VALUES (1); INSERT INTO u VALUES (1)",
+    );
+    assert_eq!(reply.error.as_deref(), Some("23505"));
+    assert_eq!(reply.status, b'E', "transaction failed");
+    let aborted = query(&mut session, "SELECT 3");
+    assert_eq!(aborted.error.as_deref(), Some("25P02"));
+    query(&mut session, "ROLLBACK");
+    assert_eq!(scalar(&query(&mut session, "SELECT count(*) FROM u")), "0");
+    session.shutdown().expect("clean shutdown");
+}
+
+#[test]
+fn data_persists_across_sessions() {
+    let (_temp, data) = new_database();
+    let mut session = start(&data);
+    query(&mut session, "CREATE TABLE kept (v text)");
+    query(&mut session, "INSERT INTO kept VALUES ('still here')");
+    session.shutdown().expect("clean shutdown");
+
+    let mut session = start(&data);
+    assert_eq!(
+        scalar(&query(&mut session, "SELECT v FROM kept")),
+        "still here"
+    );
+    session.shutdown().expect("clean shutdown");
+}
