@@ -38,6 +38,10 @@ pub enum Error {
     /// The session was used after it ended.
     #[error("the backend session has ended")]
     Ended,
+    /// Another process (or another session of this one) has the data
+    /// directory open.
+    #[error("data directory {} is in use by another process or session", dir.display())]
+    Locked { dir: PathBuf },
 }
 
 fn stderr_suffix(stderr: &str) -> String {

@@ -9,6 +9,7 @@
 //!   protocol bytes in, backend protocol bytes out.
 
 mod artifacts;
+mod datadir_lock;
 pub mod engine;
 mod error;
 mod host_io;
@@ -17,6 +18,7 @@ mod instance;
 mod session;
 
 pub use artifacts::Artifacts;
+pub use datadir_lock::{DataDirLock, LOCK_FILE};
 pub use error::Error;
 pub use initdb::{initdb, InitOptions};
 pub use session::{BackendSession, SessionOptions};

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::artifacts::Artifacts;
+use crate::datadir_lock::DataDirLock;
 use crate::instance::{BackendInstance, CallOutcome, GUEST_DATA};
 use crate::{Error, Result};
 
@@ -32,17 +33,21 @@ impl Default for SessionOptions {
 /// The backend runs in the calling thread, inside [`send`](Self::send).
 pub struct BackendSession {
     backend: Option<BackendInstance>,
+    /// Held until the backend has exited (declared last: dropped last).
+    _lock: DataDirLock,
 }
 
 impl BackendSession {
     /// Starts a backend on an initialized data directory. Returns the session
     /// and the backend's greeting (AuthenticationOk, ParameterStatus...,
-    /// BackendKeyData, ReadyForQuery).
+    /// BackendKeyData, ReadyForQuery). Fails with [`Error::Locked`] while
+    /// another backend has the directory open.
     pub fn start(
         artifacts: &Artifacts,
         data_dir: &Path,
         options: &SessionOptions,
     ) -> Result<(Self, Vec<u8>)> {
+        let lock = DataDirLock::acquire(data_dir)?;
         let mut args = vec!["--single".to_string()];
         for (name, value) in &options.settings {
             args.push("-c".into());
@@ -60,6 +65,7 @@ impl BackendSession {
         }
         let mut session = Self {
             backend: Some(backend),
+            _lock: lock,
         };
         // The idle loop's first turn sends ReadyForQuery and flushes.
         let greeting = session.send(&[])?;
