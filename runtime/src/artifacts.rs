@@ -52,6 +52,13 @@ impl Artifacts {
         self.dir.join("lib")
     }
 
+    /// The template data directory archive, if `cargo xtask template` made
+    /// one for these artifacts.
+    pub fn template(&self) -> Option<PathBuf> {
+        let path = self.dir.join(crate::template::TEMPLATE_FILE);
+        path.is_file().then_some(path)
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

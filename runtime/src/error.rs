@@ -38,6 +38,9 @@ pub enum Error {
     /// The session was used after it ended.
     #[error("the backend session has ended")]
     Ended,
+    /// The template archive is unreadable or not a data directory.
+    #[error("template {}: {problem}", archive.display())]
+    Template { archive: PathBuf, problem: String },
     /// Another process (or another session of this one) has the data
     /// directory open.
     #[error("data directory {} is in use by another process or session", dir.display())]

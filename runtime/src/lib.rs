@@ -16,12 +16,14 @@ mod host_io;
 mod initdb;
 mod instance;
 mod session;
+mod template;
 
 pub use artifacts::Artifacts;
 pub use datadir_lock::{DataDirLock, LOCK_FILE};
 pub use error::Error;
 pub use initdb::{initdb, InitOptions};
 pub use session::{BackendSession, SessionOptions};
+pub use template::{create_data_dir_from_template, TEMPLATE_FILE};
 
 /// Result of this crate's operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -5,6 +5,7 @@
 //! modules say *how*.
 
 pub mod apt_sources;
+pub mod bench;
 pub mod build;
 pub mod check;
 pub mod fetch;
@@ -16,6 +17,7 @@ pub mod pack;
 pub mod placeholders;
 pub mod recipes;
 pub mod steps;
+pub mod template;
 pub mod test;
 pub mod toolchain;
 pub mod tree;

@@ -16,7 +16,10 @@ commands:
   fetch                        download and verify the pinned sources
   build [--verify-reproducible]
                                build PostgreSQL for wasm32-wasip1 into the work dir
+  template                     the initial data directory, made by the built
+                               backend's initdb: out/template.tar.zst
   check                        fast recipe consistency checks
+  bench cold                   process start to first query on a new database
   test [ARGS...]               toolchain (if missing), fetch, build, then
                                `cargo test --workspace ARGS...`
 ";
@@ -40,7 +43,9 @@ fn run(args: &[String]) -> Result<()> {
         ["toolchain", "install"] => xtask::toolchain::install(&layout),
         ["fetch"] => xtask::fetch::fetch(&layout),
         ["build", flags @ ..] => xtask::build::run(&layout, &build_options(&layout, flags)?),
+        ["template"] => xtask::template::run(&layout),
         ["check"] => xtask::check::check(&layout),
+        ["bench", suite] => xtask::bench::run(&layout, suite),
         ["test", rest @ ..] => xtask::test::run(
             &layout,
             &rest.iter().map(|s| s.to_string()).collect::<Vec<_>>(),

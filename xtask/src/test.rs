@@ -2,8 +2,9 @@
 //!
 //! The runtime's tests run the real wasm backend, so they need the built
 //! artifacts. This brings a fresh machine there: the toolchain (installed
-//! when missing, which needs root), the sources, the build (a no-op when
-//! nothing changed), then `cargo test --workspace` with any extra arguments.
+//! when missing, which needs root), the sources, the build and the template
+//! (no-ops when nothing changed), then `cargo test --workspace` with any
+//! extra arguments.
 
 use std::process::Command;
 
@@ -26,6 +27,7 @@ pub fn run(layout: &Layout, cargo_test_args: &[String]) -> Result<()> {
             verify_reproducible: false,
         },
     )?;
+    crate::template::run(layout)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&layout.workspace)

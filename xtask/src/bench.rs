@@ -1,0 +1,83 @@
+//! `cargo xtask bench <suite>`: benchmarks that print figures from one run.
+//!
+//! - `cold`: process start to the first `SELECT 1` answered on a new
+//!   temporary database (from the template), run as a fresh process ten
+//!   times; prints the median of the wall time and of each stage the
+//!   program reports (module load, data directory, backend start, query).
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::layout::Layout;
+
+const RUNS: usize = 10;
+
+pub fn run(layout: &Layout, suite: &str) -> Result<()> {
+    match suite {
+        "cold" => cold(layout),
+        other => bail!("unknown bench suite `{other}` (suites: cold)"),
+    }
+}
+
+fn cold(layout: &Layout) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(&cargo)
+        .current_dir(&layout.workspace)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "pglite-runtime",
+            "--example",
+            "first_query",
+        ])
+        .status()?;
+    if !status.success() {
+        bail!("building the first_query example failed");
+    }
+    let exe = layout
+        .work
+        .parent()
+        .context("work dir has no parent")?
+        .join("debug/examples/first_query");
+    let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let output = Command::new(&exe)
+            .output()
+            .with_context(|| format!("running {}", exe.display()))?;
+        let wall = started.elapsed().as_secs_f64() * 1000.0;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() || !stdout.contains("answered=true") {
+            bail!(
+                "first_query failed: {stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        samples
+            .entry("process_wall_ms".into())
+            .or_default()
+            .push(wall);
+        for field in stdout.split_whitespace() {
+            if let Some((name, value)) = field.split_once('=') {
+                if let Ok(value) = value.parse::<f64>() {
+                    samples.entry(name.to_string()).or_default().push(value);
+                }
+            }
+        }
+    }
+    println!("cold start, new temporary database, first SELECT 1 ({RUNS} runs, medians):");
+    for (name, mut values) in samples {
+        values.sort_by(f64::total_cmp);
+        let median = (values[(values.len() - 1) / 2] + values[values.len() / 2]) / 2.0;
+        println!(
+            "  {name:<16} {median:>9.2}   (min {:.2}, max {:.2})",
+            values[0],
+            values[values.len() - 1]
+        );
+    }
+    Ok(())
+}
