@@ -18,6 +18,12 @@ void		pglite_raise_signal(int signo);
  */
 long long	pglite_poll_timer(void);
 
+/* Polls the timer on every 256th call (interrupt checks). */
+void		pglite_timer_tick(void);
+
+/* Nonzero while the interval timer is armed. */
+extern volatile int pglite_timer_armed;
+
 /*
  * PostgreSQL's own loadable modules are linked into the backend (see
  * dlfcn.c). assets/modules generates pglite_static_modules from the

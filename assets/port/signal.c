@@ -96,6 +96,8 @@ run_handler(int signo)
 	blocked |= (unsigned long long) handlers[signo].sa_mask | bit(signo);
 	handler(signo);
 	blocked = saved;
+	/* Signals the handler raised while they were blocked run now. */
+	pglite_deliver_pending_signals();
 }
 
 void

@@ -5,7 +5,8 @@
  * expires; statement_timeout, lock_timeout and idle timeouts hang on it. WASI
  * has neither timers nor asynchronous signals, so the deadline is kept here
  * and checked by pglite_poll_timer(), which the backend calls from its
- * interrupt checks and waits (see the patches). Expiry raises SIGALRM through
+ * interrupt checks while a deadline is armed, and before it sleeps in a
+ * wait (patches/0005-wasi-interval-timer.patch). Expiry raises SIGALRM through
  * port/signal.c, so PostgreSQL's own handler runs unchanged.
  */
 #include <errno.h>
@@ -17,6 +18,9 @@
 
 static long long deadline_us;	/* 0: disarmed */
 static long long interval_us;
+
+/* Nonzero while a deadline is set: interrupt checks poll only then. */
+volatile int pglite_timer_armed;
 
 static long long
 now_us(void)
@@ -73,6 +77,7 @@ setitimer(int which, const struct itimerval *value, struct itimerval *ovalue)
 	first = to_us(&value->it_value);
 	interval_us = to_us(&value->it_interval);
 	deadline_us = first > 0 ? now_us() + first : 0;
+	pglite_timer_armed = deadline_us != 0;
 	return 0;
 }
 
@@ -86,6 +91,21 @@ alarm(unsigned int seconds)
 	return (unsigned int) old.it_value.tv_sec;
 }
 
+/*
+ * Called by every interrupt check while the timer is armed. Reading the
+ * clock is a host call that costs about a microsecond, and interrupt checks
+ * run once per tuple in tight loops, so the clock is read on every 256th
+ * call only: a due timer fires within a few hundred checks.
+ */
+void
+pglite_timer_tick(void)
+{
+	static unsigned int calls;
+
+	if ((++calls & 255) == 0)
+		pglite_poll_timer();
+}
+
 long long
 pglite_poll_timer(void)
 {
@@ -97,6 +117,7 @@ pglite_poll_timer(void)
 	if (now < deadline_us)
 		return deadline_us - now;
 	deadline_us = interval_us > 0 ? now + interval_us : 0;
+	pglite_timer_armed = deadline_us != 0;
 	pglite_raise_signal(SIGALRM);
 	return deadline_us ? deadline_us - now_us() : 0;
 }

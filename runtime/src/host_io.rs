@@ -22,6 +22,8 @@ pub(crate) struct HostIo {
     pub output: Vec<u8>,
     /// The host directory mounted at [`GUEST_DATA`].
     pub data_dir: PathBuf,
+    /// Successful syncs so far.
+    pub syncs: u64,
 }
 
 impl HostIo {
@@ -32,6 +34,7 @@ impl HostIo {
             input_pos: 0,
             output: Vec::new(),
             data_dir: data_dir.to_path_buf(),
+            syncs: 0,
         }
     }
 
@@ -134,7 +137,10 @@ fn sync(mut env: FunctionEnvMut<HostIo>, ptr: u32, len: i32, datasync: i32) -> i
         return 0;
     };
     match sync_host_path(&host, datasync != 0) {
-        Ok(()) => 0,
+        Ok(()) => {
+            io.syncs += 1;
+            0
+        }
         Err(err) => {
             tracing::error!(path = %host.display(), %err, "sync failed");
             match err.kind() {

@@ -13,7 +13,7 @@
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
 use virtual_fs::{AsyncRead, AsyncSeek, AsyncWrite, FileSystem as _, ReadBuf, VirtualFile};
@@ -27,6 +27,31 @@ use crate::{engine, Error, Result};
 pub(crate) const GUEST_EXECUTABLE: &str = "/pglite/bin/postgres";
 pub(crate) const GUEST_DATA: &str = "/data";
 
+/// The tokio runtime every call into a guest enters: wasmer-wasix runs its
+/// host filesystem and its clocks (a guest's sleep or poll timeout) on
+/// tokio. One worker thread drives the timers while a guest waits; it is
+/// shared by every instance in the process and never dropped, so a session
+/// may also end inside an async context.
+fn tokio_runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("pglite-io")
+                .enable_all()
+                .build()
+        })
+        .as_ref()
+        .map_err(|e| {
+            Error::io(
+                "starting",
+                "the I/O runtime",
+                std::io::Error::new(e.kind(), e.to_string()),
+            )
+        })
+}
+
 /// A running instance and what the host keeps of it.
 pub(crate) struct BackendInstance {
     pub store: Store,
@@ -35,9 +60,6 @@ pub(crate) struct BackendInstance {
     pub io: FunctionEnv<HostIo>,
     pub stderr: Capture,
     pub stdout: Capture,
-    /// wasmer-wasix's host filesystem runs on tokio; every call into the
-    /// guest enters this runtime.
-    pub tokio: tokio::runtime::Runtime,
 }
 
 /// How a call into the guest ended.
@@ -55,11 +77,7 @@ impl BackendInstance {
         args: &[String],
         stdin: Vec<u8>,
     ) -> Result<Self> {
-        let tokio = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::io("starting a runtime for", data_dir, e))?;
-        let _entered = tokio.enter();
+        let _entered = tokio_runtime()?.enter();
         let module = engine::module(&artifacts.wasm())?;
         let root = guest_filesystem(artifacts, data_dir)?;
         let stdout = Capture::default();
@@ -100,7 +118,6 @@ impl BackendInstance {
             io,
             stderr,
             stdout,
-            tokio,
         };
         match backend.call("_initialize")? {
             CallOutcome::Returned => Ok(backend),
@@ -114,7 +131,7 @@ impl BackendInstance {
     /// Calls an exported function that takes and returns nothing (the
     /// `pgl_*` entry points return an int that carries no information).
     pub fn call(&mut self, name: &str) -> Result<CallOutcome> {
-        let _entered = self.tokio.enter();
+        let _entered = tokio_runtime()?.enter();
         let function = self
             .instance
             .exports
@@ -139,7 +156,8 @@ impl BackendInstance {
 
     /// Releases the WASI environment's resources (open files).
     pub fn close(mut self) {
-        let _entered = self.tokio.enter();
+        // The runtime exists: this instance was made inside it.
+        let _entered = tokio_runtime().ok().map(|runtime| runtime.enter());
         self.wasi.on_exit(&mut self.store, None);
     }
 }

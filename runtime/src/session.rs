@@ -15,6 +15,11 @@ pub struct SessionOptions {
     pub database: String,
     /// Server settings, as `-c name=value` on a server's command line.
     pub settings: Vec<(String, String)>,
+    /// Trade durability for speed (tests): commits do not wait for the disk
+    /// and nothing is synced (`fsync=off`, `synchronous_commit=off`). A
+    /// crash of the machine can then lose or corrupt data; a crash of the
+    /// process alone loses nothing that was committed.
+    pub relaxed_durability: bool,
 }
 
 impl Default for SessionOptions {
@@ -22,6 +27,7 @@ impl Default for SessionOptions {
         Self {
             database: "postgres".into(),
             settings: Vec::new(),
+            relaxed_durability: false,
         }
     }
 }
@@ -49,6 +55,9 @@ impl BackendSession {
     ) -> Result<(Self, Vec<u8>)> {
         let lock = DataDirLock::acquire(data_dir)?;
         let mut args = vec!["--single".to_string()];
+        if options.relaxed_durability {
+            args.extend(["-c", "fsync=off", "-c", "synchronous_commit=off"].map(String::from));
+        }
         for (name, value) in &options.settings {
             args.push("-c".into());
             args.push(format!("{name}={value}"));
@@ -92,6 +101,14 @@ impl BackendSession {
                 Err(err)
             }
         }
+    }
+
+    /// How many times the backend has synced a file or directory of its
+    /// data directory to the host's disk (fsync or fdatasync).
+    pub fn host_syncs(&self) -> u64 {
+        self.backend
+            .as_ref()
+            .map_or(0, |b| b.io.as_ref(&b.store).syncs)
     }
 
     /// The backend's log (its standard error) so far.

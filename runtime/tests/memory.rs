@@ -27,7 +27,7 @@ fn a_hundred_thousand_statements_keep_memory_flat() {
     initdb(&artifacts, &data, &InitOptions::default()).unwrap();
     // Commits need not wait for the disk here: this test is about memory.
     let options = SessionOptions {
-        settings: vec![("synchronous_commit".into(), "off".into())],
+        relaxed_durability: true,
         ..SessionOptions::default()
     };
     let (mut session, _) = BackendSession::start(&artifacts, &data, &options).unwrap();

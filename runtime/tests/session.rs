@@ -130,3 +130,105 @@ fn data_persists_across_sessions() {
     );
     session.shutdown().expect("clean shutdown");
 }
+
+#[test]
+fn plpgsql_functions_and_triggers_run() {
+    let (_temp, data) = new_database();
+    let mut session = start(&data);
+    let setup = query(
+        &mut session,
+        "CREATE TABLE account (id int PRIMARY KEY, balance numeric NOT NULL);
+         CREATE TABLE audit (account int, old numeric, new numeric);
+         CREATE FUNCTION log_change() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.balance < 0 THEN
+                 RAISE EXCEPTION 'balance of % would be negative', NEW.id
+                     USING ERRCODE = 'check_violation';
+             END IF;
+             INSERT INTO audit VALUES (NEW.id, OLD.balance, NEW.balance);
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER account_audit BEFORE UPDATE ON account
+             FOR EACH ROW EXECUTE FUNCTION log_change();
+         CREATE FUNCTION transfer(a int, b int, amount numeric) RETURNS int
+         LANGUAGE plpgsql AS $$
+         BEGIN
+             UPDATE account SET balance = balance - amount WHERE id = a;
+             UPDATE account SET balance = balance + amount WHERE id = b;
+             RETURN (SELECT count(*) FROM audit);
+         EXCEPTION WHEN check_violation THEN
+             RETURN -1;
+         END $$;
+         INSERT INTO account VALUES (1, 100), (2, 0);",
+    );
+    assert_eq!(setup.error, None);
+    assert_eq!(
+        scalar(&query(&mut session, "SELECT transfer(1, 2, 30)")),
+        "2"
+    );
+    // The trigger raises; the function's handler rolls back its subtransaction.
+    assert_eq!(
+        scalar(&query(&mut session, "SELECT transfer(1, 2, 500)")),
+        "-1"
+    );
+    assert_eq!(
+        query(&mut session, "SELECT id, balance FROM account ORDER BY id").rows,
+        [
+            [Some("1".into()), Some("70".into())],
+            [Some("2".into()), Some("30".into())],
+        ]
+    );
+    assert_eq!(
+        scalar(&query(&mut session, "SELECT count(*) FROM audit")),
+        "2"
+    );
+    session.shutdown().expect("clean shutdown");
+}
+
+#[test]
+fn statement_timeout_cancels_sleeps_and_computations() {
+    let (_temp, data) = new_database();
+    let mut session = start(&data);
+    query(&mut session, "SET statement_timeout = '300ms'");
+
+    let started = std::time::Instant::now();
+    let sleep = query(&mut session, "SELECT pg_sleep(30)");
+    assert_eq!(sleep.error.as_deref(), Some("57014"), "query_canceled");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    let started = std::time::Instant::now();
+    let busy = query(
+        &mut session,
+        "SELECT count(*) FROM generate_series(1, 2000000000)",
+    );
+    assert_eq!(busy.error.as_deref(), Some("57014"), "query_canceled");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    query(&mut session, "SET statement_timeout = 0");
+    assert_eq!(scalar(&query(&mut session, "SELECT 1")), "1");
+    session.shutdown().expect("clean shutdown");
+}
+
+#[test]
+fn commits_reach_the_disk_unless_durability_is_relaxed() {
+    let (_temp, data) = new_database();
+    let mut session = start(&data);
+    query(&mut session, "CREATE TABLE d (v int)");
+    let before = session.host_syncs();
+    query(&mut session, "INSERT INTO d VALUES (1)");
+    let synced = session.host_syncs() - before;
+    assert!(synced >= 1, "a commit with fsync on syncs the WAL");
+    session.shutdown().expect("clean shutdown");
+
+    let options = SessionOptions {
+        relaxed_durability: true,
+        ..SessionOptions::default()
+    };
+    let (mut session, _) = BackendSession::start(&artifacts(), &data, &options).expect("start");
+    for v in 0..10 {
+        query(&mut session, &format!("INSERT INTO d VALUES ({v})"));
+    }
+    query(&mut session, "CHECKPOINT");
+    assert_eq!(session.host_syncs(), 0, "relaxed durability never syncs");
+    session.shutdown().expect("clean shutdown");
+}
