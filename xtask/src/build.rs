@@ -109,7 +109,8 @@ pub fn build(
         };
         println!("building again from scratch to compare");
         build_once(layout, &recipe, source, &archive, &second)?;
-        let comparison = Comparison::of(&primary.out, &second.out)?;
+        let roots: Vec<&str> = recipe.output.iter().map(|o| o.to.as_str()).collect();
+        let comparison = Comparison::of(&primary.out, &second.out, &roots)?;
         print!("{}", comparison.table());
         let differences = comparison.differences();
         if !differences.is_empty() {

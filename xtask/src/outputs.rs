@@ -103,10 +103,22 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    pub fn of(first: &Path, second: &Path) -> Result<Self> {
+    /// Compares the files of two output trees that belong to `roots` (the
+    /// recipe's outputs: other steps, such as `cargo xtask template`, add
+    /// files of their own to the output directory).
+    pub fn of(first: &Path, second: &Path, roots: &[&str]) -> Result<Self> {
         let a = hash_tree(first)?;
         let b = hash_tree(second)?;
-        let names: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        let in_roots = |name: &&String| {
+            roots.iter().any(|root| {
+                name.as_str() == *root
+                    || name
+                        .strip_prefix(root)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+        };
+        let names: std::collections::BTreeSet<&String> =
+            a.keys().chain(b.keys()).filter(in_roots).collect();
         let rows = names
             .into_iter()
             .map(|n| (n.clone(), a.get(n).cloned(), b.get(n).cloned()))
@@ -191,7 +203,9 @@ mod tests {
         fs::write(a.path().join("differs"), "1").unwrap();
         fs::write(b.path().join("differs"), "2").unwrap();
         fs::write(a.path().join("only-first"), "").unwrap();
-        let cmp = Comparison::of(a.path(), b.path()).unwrap();
+        fs::write(a.path().join("not-an-output"), "").unwrap();
+        let roots = ["same", "differs", "only-first"];
+        let cmp = Comparison::of(a.path(), b.path(), &roots).unwrap();
         assert_eq!(cmp.differences(), ["differs", "only-first"]);
         let table = cmp.table();
         assert!(table.contains("same   "), "{table}");
