@@ -244,7 +244,7 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+    const KEYRING: &str = "/usr/share/keyrings/archive-keyring-for-tests.pgp";
 
     fn cfg() -> AptConfig {
         AptConfig {
@@ -269,13 +269,13 @@ Types: deb
 URIs: http://archive.example/debian
 Suites: bookworm bookworm-updates
 Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+Signed-By: /usr/share/keyrings/archive-keyring-for-tests.pgp
 
 Types: deb
 URIs: http://archive.example/debian-security
 Suites: bookworm-security
 Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+Signed-By: /usr/share/keyrings/archive-keyring-for-tests.pgp
 ";
 
     #[test]
@@ -298,13 +298,13 @@ Types: deb-src
 URIs: http://archive.example/debian
 Suites: bookworm
 Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+Signed-By: /usr/share/keyrings/archive-keyring-for-tests.pgp
 
 Types: deb
 URIs: http://archive.example/debian
 Suites: bookworm-backports
 Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+Signed-By: /usr/share/keyrings/archive-keyring-for-tests.pgp
 ";
         assert_eq!(
             parse_deb822(&planned).unwrap(),
