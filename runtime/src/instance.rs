@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
 use virtual_fs::{AsyncRead, AsyncSeek, AsyncWrite, FileSystem as _, ReadBuf, VirtualFile};
-use wasmer::{FunctionEnv, Instance, Store};
+use wasmer::{Function, FunctionEnv, Instance, Store};
 use wasmer_wasix::{WasiEnvBuilder, WasiError, WasiFunctionEnv};
 
 use crate::artifacts::Artifacts;
@@ -131,27 +131,35 @@ impl BackendInstance {
     /// Calls an exported function that takes and returns nothing (the
     /// `pgl_*` entry points return an int that carries no information).
     pub fn call(&mut self, name: &str) -> Result<CallOutcome> {
-        let _entered = tokio_runtime()?.enter();
-        let function = self
-            .instance
+        let function = self.export(name)?;
+        self.call_function(&function)
+    }
+
+    /// An exported function, looked up once by callers that call it often.
+    pub fn export(&self, name: &str) -> Result<Function> {
+        self.instance
             .exports
             .get_function(name)
-            .map_err(|e| Error::Module(e.to_string()))?
-            .clone();
-        match function.call(&mut self.store, &[]) {
-            Ok(_) => Ok(CallOutcome::Returned),
-            Err(err) => match err.downcast::<WasiError>() {
-                Ok(WasiError::Exit(code)) => Ok(CallOutcome::Exited(code.raw())),
-                Ok(other) => Err(Error::Crashed {
-                    trap: other.to_string(),
-                    stderr: self.stderr.text(),
-                }),
-                Err(trap) => Err(Error::Crashed {
-                    trap: trap.to_string(),
-                    stderr: self.stderr.text(),
-                }),
-            },
-        }
+            .cloned()
+            .map_err(|e| Error::Module(e.to_string()))
+    }
+
+    /// Calls `function` (an export of this instance, see [`Self::export`]).
+    pub fn call_function(&mut self, function: &Function) -> Result<CallOutcome> {
+        let _entered = tokio_runtime()?.enter();
+        let err = match function.call(&mut self.store, &[]) {
+            Ok(_) => return Ok(CallOutcome::Returned),
+            Err(err) => err,
+        };
+        let trap = match err.downcast::<WasiError>() {
+            Ok(WasiError::Exit(code)) => return Ok(CallOutcome::Exited(code.raw())),
+            Ok(other) => other.to_string(),
+            Err(trap) => trap.to_string(),
+        };
+        Err(Error::Crashed {
+            trap,
+            stderr: self.stderr.text(),
+        })
     }
 
     /// Releases the WASI environment's resources (open files).

@@ -39,6 +39,8 @@ impl Default for SessionOptions {
 /// The backend runs in the calling thread, inside [`send`](Self::send).
 pub struct BackendSession {
     backend: Option<BackendInstance>,
+    /// The `pgl_process` export, called on every [`send`](Self::send).
+    process: wasmer::Function,
     /// Held until the backend has exited (declared last: dropped last).
     _lock: DataDirLock,
 }
@@ -72,8 +74,10 @@ impl BackendSession {
                 return Err(Error::Exited { code, stderr });
             }
         }
+        let process = backend.export("pgl_process")?;
         let mut session = Self {
             backend: Some(backend),
+            process,
             _lock: lock,
         };
         // The idle loop's first turn sends ReadyForQuery and flushes.
@@ -86,7 +90,7 @@ impl BackendSession {
     pub fn send(&mut self, frontend: &[u8]) -> Result<Vec<u8>> {
         let backend = self.backend.as_mut().ok_or(Error::Ended)?;
         backend.io.as_mut(&mut backend.store).queue(frontend);
-        match backend.call("pgl_process") {
+        match backend.call_function(&self.process) {
             Ok(CallOutcome::Returned) => self.take_output(),
             Ok(CallOutcome::Exited(code)) => {
                 let backend = self.backend.take().ok_or(Error::Ended)?;
@@ -134,7 +138,7 @@ impl BackendSession {
             .io
             .as_mut(&mut backend.store)
             .queue(&[b'X', 0, 0, 0, 4]);
-        let outcome = backend.call("pgl_process");
+        let outcome = backend.call_function(&self.process);
         let stderr = backend.stderr.text();
         backend.close();
         match outcome? {
