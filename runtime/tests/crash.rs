@@ -6,16 +6,12 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use pglite_runtime::{initdb, Artifacts, BackendSession, Error, InitOptions, SessionOptions};
-use support::{parse, query, scalar};
+use pglite_runtime::{initdb, BackendSession, Error, InitOptions, SessionOptions};
+use support::{artifacts, parse, query, scalar};
 
 /// Set in the child process: the data directory it writes to.
 const CHILD_DATA: &str = "PGLITE_CRASH_TEST_CHILD_DATA";
 const TEST_NAME: &str = "killed_processes_keep_every_committed_row";
-
-fn artifacts() -> Artifacts {
-    Artifacts::from_build_output().expect("backend artifacts (run `cargo xtask build`)")
-}
 
 fn start(data: &std::path::Path) -> pglite_runtime::Result<BackendSession> {
     let (session, greeting) =

@@ -9,13 +9,7 @@ mod support;
 use std::path::Path;
 
 use pglite_runtime::{initdb, Artifacts, BackendSession, Error, InitOptions, SessionOptions};
-use support::{parse, query};
-
-fn artifacts() -> Artifacts {
-    Artifacts::from_build_output().unwrap_or_else(|err| {
-        panic!("{err}\nThese tests need the backend: run `cargo xtask build`.")
-    })
-}
+use support::{artifacts, parse, query};
 
 fn connect(artifacts: &Artifacts, data: &Path, database: &str) -> BackendSession {
     let options = SessionOptions {

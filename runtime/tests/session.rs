@@ -3,12 +3,8 @@
 
 mod support;
 
-use pglite_runtime::{initdb, Artifacts, BackendSession, InitOptions, SessionOptions};
-use support::{parse, query, scalar};
-
-fn artifacts() -> Artifacts {
-    Artifacts::from_build_output().expect("backend artifacts (run `cargo xtask build`)")
-}
+use pglite_runtime::{initdb, BackendSession, InitOptions, SessionOptions};
+use support::{artifacts, parse, query, scalar};
 
 fn new_database() -> (tempfile::TempDir, std::path::PathBuf) {
     let temp = tempfile::tempdir().expect("temp dir");

@@ -5,12 +5,8 @@
 
 mod support;
 
-use pglite_runtime::{initdb, Artifacts, BackendSession, InitOptions, SessionOptions};
-use support::{parse, query, scalar};
-
-fn artifacts() -> Artifacts {
-    Artifacts::from_build_output().expect("backend artifacts (run `cargo xtask build`)")
-}
+use pglite_runtime::{initdb, BackendSession, InitOptions, SessionOptions};
+use support::{artifacts, parse, query, scalar};
 
 #[test]
 fn core_modules_load_from_the_backend() {

@@ -5,8 +5,15 @@
 
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
-use pglite_runtime::BackendSession;
+use pglite_runtime::{Artifacts, BackendSession};
 use postgres_protocol::message::{backend, frontend};
+
+/// The built backend; these tests need it.
+pub fn artifacts() -> Artifacts {
+    Artifacts::from_build_output().unwrap_or_else(|err| {
+        panic!("{err}\nThese tests need the backend: run `cargo xtask build`.")
+    })
+}
 
 /// What one simple-query round trip returned.
 #[derive(Debug, Default)]
