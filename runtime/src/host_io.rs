@@ -4,7 +4,9 @@
 //! The host queues frontend bytes in [`HostIo::input`]; the backend pulls
 //! them with `read` and pushes its replies with `write`, which collects them
 //! in [`HostIo::output`]. `input_pending` tells the backend whether to keep
-//! reading or to return to the host. `sync` makes a file or directory of the
+//! reading or to return to the host. While a [`Peer`] is attached, the
+//! backend's output goes straight to it, and a read that finds nothing
+//! queued in the middle of a command (COPY FROM STDIN) asks it for more. `sync` makes a file or directory of the
 //! data directory durable: Wasmer's own fd_sync never reaches the disk.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +14,7 @@ use std::path::{Path, PathBuf};
 use wasmer::{Function, FunctionEnv, FunctionEnvMut, Imports, Memory, Store};
 
 use crate::instance::GUEST_DATA;
+use crate::session::Peer;
 
 /// The connection state shared between the host and the backend's imports.
 pub(crate) struct HostIo {
@@ -24,6 +27,36 @@ pub(crate) struct HostIo {
     pub data_dir: PathBuf,
     /// Successful syncs so far.
     pub syncs: u64,
+    /// The peer of the call in progress, if it streams (see [`PeerSlot`]).
+    pub peer: Option<PeerSlot>,
+    /// Reused buffer for output handed to a peer.
+    scratch: Vec<u8>,
+}
+
+/// A borrowed [`Peer`], reachable from the imports during one call into the
+/// backend. Wasmer wants the environment `'static + Send`; the pointer only
+/// lives inside [`crate::BackendSession::send_with`], which sets it before
+/// the call, clears it after, and runs the call on its own thread.
+pub(crate) struct PeerSlot(*mut (dyn Peer + 'static));
+
+// SAFETY: the slot is used only on the thread that created it, within the
+// borrow it was made from (see `BackendSession::send_with`).
+unsafe impl Send for PeerSlot {}
+
+impl PeerSlot {
+    /// # Safety
+    /// The slot must be dropped before `peer`'s borrow ends, and used only
+    /// on the current thread.
+    pub unsafe fn new(peer: &mut dyn Peer) -> Self {
+        // SAFETY: only the lifetime is erased; see the function's contract.
+        let ptr: *mut (dyn Peer + '_) = peer;
+        Self(unsafe { std::mem::transmute::<*mut (dyn Peer + '_), *mut (dyn Peer + 'static)>(ptr) })
+    }
+
+    fn get(&mut self) -> &mut dyn Peer {
+        // SAFETY: valid while the slot exists (contract of `new`).
+        unsafe { &mut *self.0 }
+    }
 }
 
 impl HostIo {
@@ -35,6 +68,8 @@ impl HostIo {
             output: Vec::new(),
             data_dir: data_dir.to_path_buf(),
             syncs: 0,
+            peer: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -80,6 +115,16 @@ fn read(mut env: FunctionEnvMut<HostIo>, ptr: u32, len: i32) -> i32 {
     let Some(memory) = io.memory.as_ref() else {
         return -1;
     };
+    if io.pending() == 0 {
+        if let Some(peer) = io.peer.as_mut() {
+            io.input.clear();
+            io.input_pos = 0;
+            if let Err(err) = peer.get().read_more(&mut io.input) {
+                tracing::debug!(%err, "the peer has no more input");
+                return -1;
+            }
+        }
+    }
     let count = io.pending().min(len.max(0) as usize);
     let bytes = &io.input[io.input_pos..io.input_pos + count];
     if memory.view(&store).write(u64::from(ptr), bytes).is_err() {
@@ -95,6 +140,23 @@ fn write(mut env: FunctionEnvMut<HostIo>, ptr: u32, len: i32) -> i32 {
         return -1;
     };
     let len = len.max(0) as usize;
+    if let Some(peer) = io.peer.as_mut() {
+        io.scratch.resize(len, 0);
+        if memory
+            .view(&store)
+            .read(u64::from(ptr), &mut io.scratch)
+            .is_err()
+        {
+            return -1;
+        }
+        return match peer.get().write(&io.scratch) {
+            Ok(()) => len as i32,
+            Err(err) => {
+                tracing::debug!(%err, "the peer refused output");
+                -1
+            }
+        };
+    }
     let start = io.output.len();
     io.output.resize(start + len, 0);
     if memory

@@ -22,7 +22,7 @@ pub use artifacts::Artifacts;
 pub use datadir_lock::{DataDirLock, LOCK_FILE};
 pub use error::Error;
 pub use initdb::{initdb, InitOptions};
-pub use session::{BackendSession, SessionOptions};
+pub use session::{BackendSession, Peer, SessionOptions};
 pub use template::{create_data_dir_from_template, TEMPLATE_FILE};
 
 /// Result of this crate's operations.

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::artifacts::Artifacts;
 use crate::datadir_lock::DataDirLock;
+use crate::host_io::PeerSlot;
 use crate::instance::{BackendInstance, CallOutcome, GUEST_DATA};
 use crate::{Error, Result};
 
@@ -32,6 +33,22 @@ impl Default for SessionOptions {
     }
 }
 
+/// The client end of a session while [`BackendSession::send_with`] runs:
+/// the backend's output is handed to it as the backend flushes, and when the
+/// backend reads in the middle of a command (COPY FROM STDIN) and nothing is
+/// queued, it is asked for more. Both calls run on the backend's thread,
+/// inside the backend: they may block, but must not call into the session.
+pub trait Peer {
+    /// Appends more frontend bytes to `buf`, waiting for them if need be.
+    /// Appending nothing, or an error, means the client is gone: the
+    /// backend then ends the session as for a lost connection.
+    fn read_more(&mut self, buf: &mut Vec<u8>) -> std::io::Result<()>;
+
+    /// Takes backend output. An error means the client is gone; a peer that
+    /// wants the session to go on without its client discards instead.
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+}
+
 /// A started backend. The session is the backend's only client: the host
 /// hands it whole frontend messages and gets back everything the backend
 /// answered, up to the point where it waits for more input.
@@ -44,6 +61,16 @@ pub struct BackendSession {
     /// Held until the backend has exited (declared last: dropped last).
     _lock: DataDirLock,
 }
+
+// SAFETY: a session owns its whole Wasmer world: the store, the instance,
+// the WASI environment and the host state. Wasmer marks the store `!Send`
+// because it holds raw pointers into that same world (and an optional
+// callback we never set), not because anything in it is tied to the thread
+// that created it: traps are caught per call on the calling thread, and
+// linear memory is plain mapped memory. Moving the whole world to another
+// thread between calls is therefore sound; it is never shared (no `Sync`).
+// `tests/threads.rs` runs one session from several threads.
+unsafe impl Send for BackendSession {}
 
 impl BackendSession {
     /// Starts a backend on an initialized data directory. Returns the session
@@ -90,8 +117,33 @@ impl BackendSession {
     pub fn send(&mut self, frontend: &[u8]) -> Result<Vec<u8>> {
         let backend = self.backend.as_mut().ok_or(Error::Ended)?;
         backend.io.as_mut(&mut backend.store).queue(frontend);
-        match backend.call_function(&self.process) {
-            Ok(CallOutcome::Returned) => self.take_output(),
+        let outcome = backend.call_function(&self.process);
+        self.settle(outcome)?;
+        self.take_output()
+    }
+
+    /// Like [`send`](Self::send), but streaming: the backend's output goes
+    /// to `peer` as it is produced, and reads past `frontend` are served by
+    /// `peer` (see [`Peer`]).
+    pub fn send_with(&mut self, frontend: &[u8], peer: &mut dyn Peer) -> Result<()> {
+        let backend = self.backend.as_mut().ok_or(Error::Ended)?;
+        {
+            let io = backend.io.as_mut(&mut backend.store);
+            io.queue(frontend);
+            // SAFETY: the slot is cleared below, before `peer`'s borrow
+            // ends, and the call runs on this thread.
+            io.peer = Some(unsafe { PeerSlot::new(peer) });
+        }
+        let outcome = backend.call_function(&self.process);
+        backend.io.as_mut(&mut backend.store).peer = None;
+        self.settle(outcome)
+    }
+
+    /// After a call: a backend that exited or crashed is closed and the
+    /// session ends.
+    fn settle(&mut self, outcome: Result<CallOutcome>) -> Result<()> {
+        match outcome {
+            Ok(CallOutcome::Returned) => Ok(()),
             Ok(CallOutcome::Exited(code)) => {
                 let backend = self.backend.take().ok_or(Error::Ended)?;
                 let stderr = backend.stderr.text();

@@ -1,0 +1,360 @@
+//! [`Pglite`]: an embedded database, and its [`Builder`].
+
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use pglite_runtime::{Artifacts, BackendSession, SessionOptions};
+use postgres_protocol::message::backend::Message;
+
+use crate::backend::Backend;
+use crate::error::{DbError, Error, Result};
+use crate::notify::{NoticeHandler, Notices};
+use crate::session::{protocol, Session};
+
+/// How long a client waits by default for another connection's
+/// transaction before [`Error::Busy`].
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The superuser every embedded database is created with.
+const BOOTSTRAP_USER: &str = "postgres";
+
+/// An embedded PostgreSQL database: one backend, running in this process.
+///
+/// Queries run on the calling thread through [`Session`]'s methods (by
+/// `Deref`). `Pglite` is `Send`: it can move between threads, and further
+/// clients ([`Pglite::connect`], [`Pglite::session`]) share its backend.
+/// The backend serves one client at a time; a client inside a transaction
+/// keeps it until the transaction ends (others wait, see
+/// [`Builder::busy_timeout`]).
+///
+/// Dropping it shuts the backend down cleanly (a checkpoint, as a server's
+/// shutdown does), as [`close`](Self::close) does.
+pub struct Pglite {
+    session: Session,
+    backend: Arc<Backend>,
+    data_dir: PathBuf,
+    user: String,
+    /// The data directory of a temporary database: removed last, after the
+    /// backend has shut down.
+    _temporary: Option<tempfile::TempDir>,
+}
+
+impl Pglite {
+    /// A new database in a temporary directory, removed when it is dropped.
+    pub fn temporary() -> Result<Self> {
+        Self::builder().temporary().open()
+    }
+
+    /// The database in `path`, created there if the directory is absent or
+    /// empty.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self> {
+        Self::builder().path(path).open()
+    }
+
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The role queries run as.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The database queries run in.
+    pub fn database(&self) -> &str {
+        &self.backend.database
+    }
+
+    /// Another synchronous client of the same backend (for another thread).
+    pub fn session(&self) -> Session {
+        Session::new(self.backend.clone(), Notices::new(None))
+    }
+
+    /// Shuts the backend down cleanly: it writes a checkpoint and exits.
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        self.backend.close()
+    }
+
+    pub(crate) fn backend(&self) -> &Arc<Backend> {
+        &self.backend
+    }
+}
+
+impl Deref for Pglite {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.session
+    }
+}
+
+impl DerefMut for Pglite {
+    fn deref_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+}
+
+impl Drop for Pglite {
+    fn drop(&mut self) {
+        if let Err(err) = self.shutdown() {
+            tracing::warn!(%err, "the database did not shut down cleanly");
+        }
+    }
+}
+
+/// Where a database lives.
+#[derive(Debug, Clone)]
+enum Location {
+    Temporary,
+    Path(PathBuf),
+    App {
+        qualifier: String,
+        organization: String,
+        application: String,
+    },
+}
+
+/// Options for opening a database.
+#[derive(Clone)]
+pub struct Builder {
+    location: Location,
+    user: String,
+    database: String,
+    settings: Vec<(String, String)>,
+    relaxed_durability: Option<bool>,
+    busy_timeout: Duration,
+    notice_handler: Option<NoticeHandler>,
+    artifacts: Option<Artifacts>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            location: Location::Temporary,
+            user: BOOTSTRAP_USER.into(),
+            database: "postgres".into(),
+            settings: Vec::new(),
+            relaxed_durability: None,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            notice_handler: None,
+            artifacts: None,
+        }
+    }
+}
+
+impl Builder {
+    /// The database lives in `path` (created if absent or empty, reused
+    /// otherwise).
+    pub fn path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.location = Location::Path(path.into());
+        self
+    }
+
+    /// A temporary database, removed when closed (the default).
+    pub fn temporary(mut self) -> Self {
+        self.location = Location::Temporary;
+        self
+    }
+
+    /// The database lives in the platform's data directory for an
+    /// application (e.g. `~/.local/share/<app>/pgdata` on Linux).
+    pub fn app(mut self, qualifier: &str, organization: &str, application: &str) -> Self {
+        self.location = Location::App {
+            qualifier: qualifier.into(),
+            organization: organization.into(),
+            application: application.into(),
+        };
+        self
+    }
+
+    /// The role queries run as (default `postgres`). Another name is
+    /// created as a superuser role on first use, and the session runs as it
+    /// (`SET SESSION AUTHORIZATION`).
+    pub fn username(mut self, user: &str) -> Self {
+        self.user = user.into();
+        self
+    }
+
+    /// The database to connect to (default `postgres`); created on first
+    /// use.
+    pub fn database(mut self, database: &str) -> Self {
+        self.database = database.into();
+        self
+    }
+
+    /// A server setting, as `-c name=value` on a server's command line:
+    /// it overrides the data directory's configuration and our defaults.
+    pub fn postgres_config(mut self, name: &str, value: &str) -> Self {
+        self.settings.push((name.into(), value.into()));
+        self
+    }
+
+    /// Trade durability for speed: commits do not wait for the disk and
+    /// nothing is synced. A crash of the process loses nothing committed; a
+    /// crash of the machine may lose or corrupt data. Default: on for
+    /// temporary databases, off otherwise.
+    pub fn relaxed_durability(mut self, relaxed: bool) -> Self {
+        self.relaxed_durability = Some(relaxed);
+        self
+    }
+
+    /// How long a client waits for another connection's transaction before
+    /// giving up with [`Error::Busy`] (default 30 s).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Calls `handler` with every notice (WARNING, NOTICE, INFO...) instead
+    /// of collecting them for [`Session::take_notices`].
+    pub fn on_notice(mut self, handler: impl Fn(&DbError) + Send + Sync + 'static) -> Self {
+        self.notice_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// The backend artifacts to run (default: the build output of this
+    /// workspace).
+    pub fn artifacts(mut self, artifacts: Artifacts) -> Self {
+        self.artifacts = Some(artifacts);
+        self
+    }
+
+    /// Opens the database, creating it when needed.
+    pub fn open(self) -> Result<Pglite> {
+        let artifacts = match &self.artifacts {
+            Some(artifacts) => artifacts.clone(),
+            None => Artifacts::from_build_output()?,
+        };
+        let (data_dir, temporary) = match &self.location {
+            Location::Temporary => {
+                let dir = tempfile::Builder::new()
+                    .prefix("pglite-")
+                    .tempdir()
+                    .map_err(|e| Error::Config(format!("creating a temporary directory: {e}")))?;
+                (dir.path().join("data"), Some(dir))
+            }
+            Location::Path(path) => (path.clone(), None),
+            Location::App {
+                qualifier,
+                organization,
+                application,
+            } => {
+                let dirs = directories::ProjectDirs::from(qualifier, organization, application)
+                    .ok_or_else(|| Error::Config("this platform has no home directory".into()))?;
+                (dirs.data_dir().join("pgdata"), None)
+            }
+        };
+        crate::data_dir::prepare(&artifacts, &data_dir)?;
+        let relaxed = self.relaxed_durability.unwrap_or(temporary.is_some());
+        let options = SessionOptions {
+            database: self.database.clone(),
+            settings: self.settings.clone(),
+            relaxed_durability: relaxed,
+        };
+        let (session, greeting) = start_creating_database(&artifacts, &data_dir, options)?;
+        let parameters = greeting_parameters(greeting)?;
+        let backend = Backend::new(
+            session,
+            parameters,
+            self.busy_timeout,
+            self.database.clone(),
+        );
+        let mut session = Session::new(backend.clone(), Notices::new(self.notice_handler.clone()));
+        if self.user != BOOTSTRAP_USER {
+            become_user(&mut session, &self.user)?;
+        }
+        Ok(Pglite {
+            session,
+            backend,
+            data_dir,
+            user: self.user,
+            _temporary: temporary,
+        })
+    }
+}
+
+/// Starts a session on the requested database, creating the database first
+/// when it does not exist yet.
+fn start_creating_database(
+    artifacts: &Artifacts,
+    data_dir: &Path,
+    options: SessionOptions,
+) -> Result<(BackendSession, Vec<u8>)> {
+    let (session, greeting) = BackendSession::start(artifacts, data_dir, &options)?;
+    if !greeting_has_error(&greeting, "3D000") || options.database == "postgres" {
+        return Ok((session, greeting));
+    }
+    // The backend answered "database does not exist" and will exit.
+    drop(session);
+    let bootstrap = SessionOptions {
+        database: "postgres".into(),
+        ..options.clone()
+    };
+    let (session, greeting) = BackendSession::start(artifacts, data_dir, &bootstrap)?;
+    greeting_parameters(greeting.clone())?;
+    let backend = Backend::new(session, Vec::new(), DEFAULT_BUSY_TIMEOUT, "postgres".into());
+    let mut creator = Session::new(backend.clone(), Notices::new(None));
+    creator.batch_execute(&format!(
+        "CREATE DATABASE {}",
+        quote_ident(&options.database)
+    ))?;
+    drop(creator);
+    backend.close()?;
+    drop(backend);
+    Ok(BackendSession::start(artifacts, data_dir, &options)?)
+}
+
+fn greeting_has_error(greeting: &[u8], code: &str) -> bool {
+    matches!(greeting_parameters(greeting.to_vec()), Err(Error::Db(db)) if db.code().code() == code)
+}
+
+/// The server parameters of a backend's greeting, or the error it
+/// reported instead.
+fn greeting_parameters(greeting: Vec<u8>) -> Result<Vec<(String, String)>> {
+    let mut buf = BytesMut::from(&greeting[..]);
+    let mut parameters = Vec::new();
+    while let Some(message) = Message::parse(&mut buf).map_err(protocol)? {
+        match message {
+            Message::ParameterStatus(body) => parameters.push((
+                body.name().map_err(protocol)?.to_owned(),
+                body.value().map_err(protocol)?.to_owned(),
+            )),
+            Message::ErrorResponse(body) => {
+                return Err(DbError::parse(&mut body.fields()).map_err(protocol)?.into());
+            }
+            _ => {}
+        }
+    }
+    Ok(parameters)
+}
+
+/// Makes the session run as `user`, creating the role when needed.
+fn become_user(session: &mut Session, user: &str) -> Result<()> {
+    let exists = session
+        .query_opt(
+            "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[&user],
+        )?
+        .is_some();
+    let ident = quote_ident(user);
+    if !exists {
+        session.batch_execute(&format!("CREATE ROLE {ident} SUPERUSER LOGIN"))?;
+    }
+    session.batch_execute(&format!("SET SESSION AUTHORIZATION {ident}"))
+}
+
+/// `name` as a quoted SQL identifier.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,499 @@
+//! The wire-protocol front end: serves one client connection (any byte
+//! stream: an in-process duplex pipe or a socket) from the shared backend.
+//!
+//! The client's startup is answered here (the backend started long ago);
+//! after that its messages go to the backend in batches, one exchange per
+//! batch of whatever the client has sent, with its prepared statement and
+//! portal names moved into a namespace of its own. When the client goes
+//! away, what it left behind (an open transaction, prepared statements) is
+//! cleaned up so that the next client finds the backend as new.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::{BufMut, BytesMut};
+use pglite_runtime::Peer;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::backend::{Backend, ClientId};
+use crate::error::{Error, Result};
+
+const SSL_REQUEST: i32 = 80877103;
+const GSSENC_REQUEST: i32 = 80877104;
+const CANCEL_REQUEST: i32 = 80877102;
+const PROTOCOL_3: i32 = 196608;
+/// The largest message a client may send (PostgreSQL's own limit for most
+/// messages is 1 GB; COPY data comes in smaller pieces).
+const MAX_MESSAGE: usize = 1 << 30;
+/// Frames buffered between the socket reader and the backend.
+const FRAME_QUEUE: usize = 256;
+/// Output chunks buffered between the backend and the socket writer.
+const OUTPUT_QUEUE: usize = 64;
+
+/// One frontend message: type byte, length, body.
+type Frame = Vec<u8>;
+
+/// Serves `stream` until the client terminates or disconnects.
+pub(crate) async fn serve<S>(backend: Arc<Backend>, stream: S) -> Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let Some(_startup) = startup(&backend, &mut reader, &mut writer).await? else {
+        return Ok(());
+    };
+    let client = backend.register();
+    writer
+        .write_all(&greeting(&backend, client))
+        .await
+        .map_err(io)?;
+    writer.flush().await.map_err(io)?;
+
+    let (frames_tx, frames) = mpsc::channel::<Frame>(FRAME_QUEUE);
+    let (output, output_rx) = mpsc::channel::<Vec<u8>>(OUTPUT_QUEUE);
+    let read_task = tokio::spawn(read_frames(reader, frames_tx, client));
+    let write_task = tokio::spawn(write_output(writer, output_rx));
+    let mut connection = Connection {
+        backend,
+        client,
+        frames: Some(frames),
+        output,
+        statements: HashSet::new(),
+    };
+    let result = connection.run().await;
+    connection.clean_up().await;
+    read_task.abort();
+    drop(connection);
+    let _ = write_task.await;
+    result
+}
+
+struct Connection {
+    backend: Arc<Backend>,
+    client: ClientId,
+    /// The client's messages; lent to the backend's thread during an
+    /// exchange.
+    frames: Option<mpsc::Receiver<Frame>>,
+    output: mpsc::Sender<Vec<u8>>,
+    /// Prepared statements the client made (backend names).
+    statements: HashSet<Vec<u8>>,
+}
+
+impl Connection {
+    async fn run(&mut self) -> Result<()> {
+        loop {
+            let frames = self.frames.as_mut().ok_or(Error::Closed { reason: None })?;
+            let Some(first) = frames.recv().await else {
+                return Ok(()); // disconnected
+            };
+            let mut received = vec![first];
+            while let Ok(frame) = frames.try_recv() {
+                received.push(frame);
+            }
+            let mut batch = Vec::new();
+            let mut terminate = false;
+            for frame in received {
+                if frame[0] == b'X' {
+                    terminate = true;
+                    break;
+                }
+                self.track(&frame);
+                batch.extend_from_slice(&frame);
+            }
+            if !batch.is_empty() {
+                self.exchange(batch).await?;
+            }
+            if terminate {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Keeps the set of the client's prepared statements current.
+    fn track(&mut self, frame: &[u8]) {
+        match frame[0] {
+            b'P' => {
+                let name = cstr(&frame[5..]);
+                if !name.is_empty() {
+                    self.statements.insert(name.to_vec());
+                }
+            }
+            b'C' if frame.get(5) == Some(&b'S') => {
+                self.statements.remove(cstr(&frame[6..]));
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs one batch in the backend on a blocking thread, streaming the
+    /// output to the client.
+    async fn exchange(&mut self, batch: Vec<u8>) -> Result<()> {
+        let frames = self.frames.take().ok_or(Error::Closed { reason: None })?;
+        let backend = self.backend.clone();
+        let client = self.client;
+        let output = self.output.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut peer = ConnectionPeer { frames, output };
+            let result = backend.send_with(client, &batch, &mut peer);
+            (result, peer.frames, batch)
+        })
+        .await;
+        let (result, frames, batch) =
+            joined.map_err(|e| Error::Protocol(format!("backend task: {e}")))?;
+        self.frames = Some(frames);
+        match result {
+            Ok(_) => Ok(()),
+            Err(Error::Busy { holder, waited }) => {
+                let message = format!(
+                    "the database is busy: connection {holder} keeps a transaction open; gave up after {waited:?}"
+                );
+                let mut reply = BytesMut::new();
+                for _ in 0..count_sync_points(&batch) {
+                    error_response(&mut reply, "ERROR", "55P03", &message);
+                    ready_for_query(&mut reply);
+                }
+                let _ = self.output.send(reply.to_vec()).await;
+                Ok(())
+            }
+            Err(err) => {
+                let mut reply = BytesMut::new();
+                error_response(&mut reply, "FATAL", "57P01", &err.to_string());
+                let _ = self.output.send(reply.to_vec()).await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Leaves the backend as the next client expects it: the client's open
+    /// transaction rolled back, its prepared statements closed.
+    async fn clean_up(&mut self) {
+        let holds = self.backend.holder() == Some(self.client);
+        if !holds && self.statements.is_empty() {
+            return;
+        }
+        let mut frontend = BytesMut::new();
+        // A Sync first ends an extended-protocol exchange the client left
+        // unfinished (and any error state of it).
+        put_message(&mut frontend, b'S', &[]);
+        if holds {
+            put_message(&mut frontend, b'Q', b"ROLLBACK\0");
+        }
+        for name in self.statements.drain() {
+            let mut body = vec![b'S'];
+            body.extend_from_slice(&name);
+            body.push(0);
+            put_message(&mut frontend, b'C', &body);
+        }
+        put_message(&mut frontend, b'S', &[]);
+        let backend = self.backend.clone();
+        let client = self.client;
+        let cleaned = tokio::task::spawn_blocking(move || {
+            backend.exchange(client, |session| {
+                let reply = session.send(&frontend)?;
+                Ok(((), crate::backend::final_status(&reply)))
+            })
+        })
+        .await;
+        match cleaned {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(%err, client, "cleaning up after a client failed"),
+            Err(err) => tracing::warn!(%err, client, "cleaning up after a client failed"),
+        }
+    }
+}
+
+/// The backend's view of the client during an exchange.
+struct ConnectionPeer {
+    frames: mpsc::Receiver<Frame>,
+    output: mpsc::Sender<Vec<u8>>,
+}
+
+impl Peer for ConnectionPeer {
+    fn read_more(&mut self, buf: &mut Vec<u8>) -> std::io::Result<()> {
+        // Only COPY FROM STDIN reads past a batch: wait for the client's
+        // next message. A vanished client fails the COPY, not the backend.
+        match self.frames.blocking_recv() {
+            Some(frame) if frame[0] != b'X' => buf.extend_from_slice(&frame),
+            _ => {
+                let mut fail = BytesMut::new();
+                put_message(&mut fail, b'f', b"the client disconnected during COPY\0");
+                buf.extend_from_slice(&fail);
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // A client that is gone gets nothing; the backend goes on.
+        let _ = self.output.blocking_send(bytes.to_vec());
+        Ok(())
+    }
+}
+
+/// Reads the startup packet(s): answers SSL and GSSAPI encryption requests
+/// with "no", checks the database. Returns the startup parameters, or
+/// `None` when the client went away or only wanted a cancel.
+async fn startup<R, W>(
+    backend: &Backend,
+    reader: &mut R,
+    writer: &mut W,
+) -> Result<Option<Vec<(String, String)>>>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    loop {
+        let len = match reader.read_i32().await {
+            Ok(len) => len,
+            Err(_) => return Ok(None),
+        };
+        if !(8..=10_000).contains(&len) {
+            return refuse(writer, "08P01", "invalid startup packet length").await;
+        }
+        let mut body = vec![0; len as usize - 4];
+        reader.read_exact(&mut body).await.map_err(io)?;
+        let code = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+        match code {
+            SSL_REQUEST | GSSENC_REQUEST => {
+                writer.write_all(b"N").await.map_err(io)?;
+                writer.flush().await.map_err(io)?;
+            }
+            CANCEL_REQUEST => return Ok(None),
+            PROTOCOL_3 => {
+                let parameters = startup_parameters(&body[4..]);
+                let database = parameters
+                    .iter()
+                    .find(|(k, _)| k == "database")
+                    .or_else(|| parameters.iter().find(|(k, _)| k == "user"))
+                    .map(|(_, v)| v.as_str())
+                    .unwrap_or(&backend.database);
+                if database != backend.database {
+                    let message = format!(
+                        "database \"{database}\" does not exist here: this server serves database \"{}\"",
+                        backend.database
+                    );
+                    return refuse(writer, "3D000", &message).await;
+                }
+                return Ok(Some(parameters));
+            }
+            _ => {
+                return refuse(writer, "0A000", "unsupported frontend protocol").await;
+            }
+        }
+    }
+}
+
+async fn refuse<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    code: &str,
+    message: &str,
+) -> Result<Option<Vec<(String, String)>>> {
+    let mut reply = BytesMut::new();
+    error_response(&mut reply, "FATAL", code, message);
+    writer.write_all(&reply).await.map_err(io)?;
+    writer.flush().await.map_err(io)?;
+    Ok(None)
+}
+
+fn startup_parameters(mut body: &[u8]) -> Vec<(String, String)> {
+    let mut parameters = Vec::new();
+    while !body.is_empty() && body[0] != 0 {
+        let name = cstr(body);
+        body = &body[(name.len() + 1).min(body.len())..];
+        let value = cstr(body);
+        body = &body[(value.len() + 1).min(body.len())..];
+        parameters.push((
+            String::from_utf8_lossy(name).into_owned(),
+            String::from_utf8_lossy(value).into_owned(),
+        ));
+    }
+    parameters
+}
+
+/// AuthenticationOk, the server parameters, BackendKeyData and
+/// ReadyForQuery.
+fn greeting(backend: &Backend, client: ClientId) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    put_message(&mut out, b'R', &0i32.to_be_bytes());
+    for (name, value) in backend.parameters() {
+        let mut body = Vec::new();
+        body.extend_from_slice(name.as_bytes());
+        body.push(0);
+        body.extend_from_slice(value.as_bytes());
+        body.push(0);
+        put_message(&mut out, b'S', &body);
+    }
+    let mut key = Vec::new();
+    key.extend_from_slice(&(client as i32).to_be_bytes());
+    key.extend_from_slice(&(client as i32).wrapping_mul(0x2545_F491).to_be_bytes());
+    put_message(&mut out, b'K', &key);
+    ready_for_query(&mut out);
+    out.to_vec()
+}
+
+/// Splits the client's byte stream into messages, renaming prepared
+/// statements and portals into the client's namespace.
+async fn read_frames<R: AsyncRead + Unpin>(
+    mut reader: R,
+    frames: mpsc::Sender<Frame>,
+    client: ClientId,
+) {
+    let prefix = format!("pgl{client}_").into_bytes();
+    loop {
+        let mut header = [0u8; 5];
+        if reader.read_exact(&mut header).await.is_err() {
+            return;
+        }
+        let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+        if !(4..=MAX_MESSAGE).contains(&len) {
+            tracing::debug!(
+                client,
+                len,
+                "invalid message length; closing the connection"
+            );
+            return;
+        }
+        let mut body = vec![0; len - 4];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let frame = rename(header[0], &body, &prefix);
+        if frames.send(frame).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn write_output<W: AsyncWrite + Unpin>(mut writer: W, mut output: mpsc::Receiver<Vec<u8>>) {
+    while let Some(chunk) = output.recv().await {
+        if writer.write_all(&chunk).await.is_err() {
+            break;
+        }
+        if output.is_empty() && writer.flush().await.is_err() {
+            break;
+        }
+    }
+    // Drain, so that the backend never blocks on a gone client.
+    while output.recv().await.is_some() {}
+    let _ = writer.shutdown().await;
+}
+
+/// The message with its statement and portal names prefixed (the unnamed
+/// ones stay unnamed).
+fn rename(kind: u8, body: &[u8], prefix: &[u8]) -> Frame {
+    let mut out = Vec::with_capacity(body.len() + 5 + 2 * prefix.len());
+    out.push(kind);
+    out.extend_from_slice(&[0; 4]);
+    let named = |out: &mut Vec<u8>, name: &[u8]| {
+        if !name.is_empty() {
+            out.extend_from_slice(prefix);
+        }
+        out.extend_from_slice(name);
+        out.push(0);
+    };
+    match kind {
+        // Parse: statement name, ...; Execute: portal name, ...
+        b'P' | b'E' => {
+            let name = cstr(body);
+            named(&mut out, name);
+            out.extend_from_slice(&body[(name.len() + 1).min(body.len())..]);
+        }
+        // Bind: portal name, statement name, ...
+        b'B' => {
+            let portal = cstr(body);
+            let rest = &body[(portal.len() + 1).min(body.len())..];
+            let statement = cstr(rest);
+            named(&mut out, portal);
+            named(&mut out, statement);
+            out.extend_from_slice(&rest[(statement.len() + 1).min(rest.len())..]);
+        }
+        // Describe and Close: 'S' or 'P', then the name.
+        b'D' | b'C' if !body.is_empty() => {
+            out.push(body[0]);
+            let name = cstr(&body[1..]);
+            named(&mut out, name);
+            out.extend_from_slice(&body[(name.len() + 2).min(body.len())..]);
+        }
+        _ => out.extend_from_slice(body),
+    }
+    let len = (out.len() - 1) as u32;
+    out[1..5].copy_from_slice(&len.to_be_bytes());
+    out
+}
+
+/// The bytes up to the first NUL (or all of them).
+fn cstr(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    &bytes[..end]
+}
+
+/// How many ReadyForQuery answers a batch expects: one per Query and per
+/// Sync.
+fn count_sync_points(batch: &[u8]) -> usize {
+    let mut count = 0;
+    let mut rest = batch;
+    while rest.len() >= 5 {
+        if rest[0] == b'Q' || rest[0] == b'S' {
+            count += 1;
+        }
+        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        rest = &rest[(1 + len).min(rest.len())..];
+    }
+    count
+}
+
+fn put_message(out: &mut BytesMut, kind: u8, body: &[u8]) {
+    out.put_u8(kind);
+    out.put_u32((body.len() + 4) as u32);
+    out.put_slice(body);
+}
+
+fn ready_for_query(out: &mut BytesMut) {
+    put_message(out, b'Z', b"I");
+}
+
+fn error_response(out: &mut BytesMut, severity: &str, code: &str, message: &str) {
+    let mut body = Vec::new();
+    for (field, value) in [
+        (b'S', severity),
+        (b'V', severity),
+        (b'C', code),
+        (b'M', message),
+    ] {
+        body.push(field);
+        body.extend_from_slice(value.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    put_message(out, b'E', &body);
+}
+
+fn io(err: std::io::Error) -> Error {
+    Error::Protocol(format!("client connection: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_move_into_the_client_namespace() {
+        let p = b"s1\0SELECT 1\0\0\0";
+        assert_eq!(&rename(b'P', p, b"c_")[5..], b"c_s1\0SELECT 1\0\0\0");
+        assert_eq!(
+            &rename(b'P', b"\0SELECT 1\0\0\0", b"c_")[5..],
+            b"\0SELECT 1\0\0\0"
+        );
+        let b = b"p\0s1\0\0\0\0\0\0\0";
+        assert_eq!(&rename(b'B', b, b"c_")[5..], b"c_p\0c_s1\0\0\0\0\0\0\0");
+        assert_eq!(&rename(b'D', b"Ss1\0", b"c_")[5..], b"Sc_s1\0");
+        assert_eq!(&rename(b'C', b"P\0", b"c_")[5..], b"P\0");
+        assert_eq!(&rename(b'E', b"\0\0\0\0\0", b"c_")[5..], b"\0\0\0\0\0");
+        let frame = rename(b'D', b"Ss1\0", b"c_");
+        assert_eq!(
+            u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]]) as usize,
+            frame.len() - 1
+        );
+    }
+}
