@@ -10,6 +10,7 @@
 //!   trees.
 //! - `/data`: the data directory.
 
+use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
@@ -147,7 +148,8 @@ impl BackendInstance {
     /// Calls `function` (an export of this instance, see [`Self::export`]).
     pub fn call_function(&mut self, function: &Function) -> Result<CallOutcome> {
         let _entered = tokio_runtime()?.enter();
-        let err = match function.call(&mut self.store, &[]) {
+        let store = &mut self.store;
+        let err = match outside_coop_budget(|| function.call(store, &[])) {
             Ok(_) => return Ok(CallOutcome::Returned),
             Err(err) => err,
         };
@@ -166,7 +168,27 @@ impl BackendInstance {
     pub fn close(mut self) {
         // The runtime exists: this instance was made inside it.
         let _entered = tokio_runtime().ok().map(|runtime| runtime.enter());
-        self.wasi.on_exit(&mut self.store, None);
+        let (wasi, store) = (&mut self.wasi, &mut self.store);
+        outside_coop_budget(|| wasi.on_exit(store, None));
+    }
+}
+
+/// Runs `call` exempt from tokio's cooperative scheduling budget. A call
+/// into the backend may come from inside an async task (whose budget is
+/// per thread); the backend's I/O then waits on tokio futures in a loop of
+/// its own that never yields to that task's scheduler, so an exhausted
+/// budget would make every wait pending forever.
+fn outside_coop_budget<R>(call: impl FnOnce() -> R) -> R {
+    let mut call = Some(call);
+    let once = std::future::poll_fn(move |_| Poll::Ready(call.take().map(|call| call())));
+    let mut task = std::pin::pin!(tokio::task::unconstrained(once));
+    match task
+        .as_mut()
+        .poll(&mut Context::from_waker(std::task::Waker::noop()))
+    {
+        Poll::Ready(Some(result)) => result,
+        // poll_fn is ready on its first poll, and polled only once.
+        _ => unreachable!("a ready future was pending"),
     }
 }
 

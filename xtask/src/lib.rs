@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod fingerprint;
 pub mod hashing;
 pub mod layout;
+pub mod native;
 pub mod outputs;
 pub mod pack;
 pub mod placeholders;

@@ -20,6 +20,7 @@ commands:
                                backend's initdb: out/template.tar.zst
   check                        fast recipe consistency checks
   bench cold                   process start to first query on a new database
+  bench api                    query round trip: direct API, in-process client, native PG
   test [ARGS...]               toolchain (if missing), fetch, build, then
                                `cargo test --workspace ARGS...`
 ";

@@ -291,18 +291,24 @@ fn start_creating_database(
     data_dir: &Path,
     options: SessionOptions,
 ) -> Result<(BackendSession, Vec<u8>)> {
-    let (session, greeting) = BackendSession::start(artifacts, data_dir, &options)?;
-    if !greeting_has_error(&greeting, "3D000") || options.database == "postgres" {
-        return Ok((session, greeting));
+    match BackendSession::start(artifacts, data_dir, &options) {
+        Ok(started) => return Ok(started),
+        // A standalone backend reports a missing database in its log (in
+        // PostgreSQL's untranslated C-locale text) and exits.
+        Err(pglite_runtime::Error::Exited { stderr, .. })
+            if options.database != "postgres"
+                && stderr.contains(&format!(
+                    "FATAL:  database \"{}\" does not exist",
+                    options.database
+                )) => {}
+        Err(err) => return Err(err.into()),
     }
-    // The backend answered "database does not exist" and will exit.
-    drop(session);
     let bootstrap = SessionOptions {
         database: "postgres".into(),
         ..options.clone()
     };
     let (session, greeting) = BackendSession::start(artifacts, data_dir, &bootstrap)?;
-    greeting_parameters(greeting.clone())?;
+    greeting_parameters(greeting)?;
     let backend = Backend::new(session, Vec::new(), DEFAULT_BUSY_TIMEOUT, "postgres".into());
     let mut creator = Session::new(backend.clone(), Notices::new(None));
     creator.batch_execute(&format!(
@@ -313,10 +319,6 @@ fn start_creating_database(
     backend.close()?;
     drop(backend);
     Ok(BackendSession::start(artifacts, data_dir, &options)?)
-}
-
-fn greeting_has_error(greeting: &[u8], code: &str) -> bool {
-    matches!(greeting_parameters(greeting.to_vec()), Err(Error::Db(db)) if db.code().code() == code)
 }
 
 /// The server parameters of a backend's greeting, or the error it

@@ -40,6 +40,10 @@ pub enum Error {
     /// Reading COPY data from the caller, or writing it out, failed.
     #[error("COPY: {0}")]
     Copy(#[source] std::io::Error),
+    /// COMMIT found the transaction failed (an earlier statement in it
+    /// reported an error) and rolled it back.
+    #[error("the transaction was rolled back: a statement in it failed")]
+    RolledBack,
     /// Another connection keeps the backend in a transaction, and it did not
     /// finish within the wait limit (`Builder::busy_timeout`).
     #[error("the database is busy: connection {holder} keeps a transaction open; gave up after {waited:?}")]

@@ -136,10 +136,14 @@ impl Session {
     /// parameters (the simple query protocol). They run in one implicit
     /// transaction unless they contain their own transaction control.
     pub fn batch_execute(&mut self, sql: &str) -> Result<()> {
+        self.simple_query(sql).map(drop)
+    }
+
+    /// Runs `sql` with the simple query protocol.
+    pub(crate) fn simple_query(&mut self, sql: &str) -> Result<Reply> {
         self.buf.clear();
         frontend::query(sql, &mut self.buf).map_err(protocol)?;
-        let reply = self.exchange(None)?;
-        reply.into_result().map(drop)
+        self.exchange(None)?.into_result()
     }
 
     /// Prepares a statement for repeated use. Statements are also prepared
@@ -156,7 +160,7 @@ impl Session {
             }
         }
         self.evict_statements()?;
-        let name = format!("pgl_{}", self.next_statement);
+        let name = format!("pgld{}_{}", self.id, self.next_statement);
         self.next_statement += 1;
         self.buf.clear();
         frontend::parse(&name, sql, types.iter().map(Type::oid), &mut self.buf)
@@ -216,7 +220,7 @@ impl Session {
             params.iter().zip(types),
             |(param, ty), buf| {
                 index += 1;
-                match param.to_sql_checked(ty, buf) {
+                match param.to_sql_checked(base_type(ty), buf) {
                     Ok(postgres_types::IsNull::No) => Ok(IsNull::No),
                     Ok(postgres_types::IsNull::Yes) => Ok(IsNull::Yes),
                     Err(err) => {
@@ -406,6 +410,14 @@ impl Reply {
             None => Ok(self),
         }
     }
+}
+
+/// A domain's values travel in its base type's format.
+fn base_type(mut ty: &Type) -> &Type {
+    while let postgres_types::Kind::Domain(base) = ty.kind() {
+        ty = base;
+    }
+    ty
 }
 
 fn describe_columns(body: &backend::RowDescriptionBody) -> Result<Vec<ColumnDescription>> {

@@ -2,7 +2,7 @@
 
 use std::ops::{Deref, DerefMut};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::session::Session;
 
 /// An open transaction (or savepoint, when nested). Queries run through it
@@ -35,7 +35,14 @@ impl<'a> Transaction<'a> {
         self.done = true;
         self.session.depth -= 1;
         match &self.savepoint {
-            None => self.session.batch_execute("COMMIT"),
+            None => {
+                // COMMIT of a failed transaction succeeds, as a ROLLBACK.
+                let reply = self.session.simple_query("COMMIT")?;
+                match reply.tag.as_deref() {
+                    Some("ROLLBACK") => Err(Error::RolledBack),
+                    _ => Ok(()),
+                }
+            }
             Some(name) => self
                 .session
                 .batch_execute(&format!("RELEASE SAVEPOINT {name}")),

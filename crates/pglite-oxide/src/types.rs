@@ -245,7 +245,7 @@ impl ToSql for Numeric {
             all.insert(0, 0);
         }
         point += lead;
-        while (all.len() as i64) < point || all.len() % 4 != 0 {
+        while (all.len() as i64) < point || !all.len().is_multiple_of(4) {
             all.push(0);
         }
         let mut groups: Vec<u16> = all

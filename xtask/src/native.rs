@@ -1,0 +1,136 @@
+//! A native PostgreSQL 15 (Debian's `postgresql-15`) started on a temporary
+//! directory, for benchmarks that compare against it in the same run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A running native server; stopped on drop.
+pub struct NativePostgres {
+    dir: tempfile::TempDir,
+    server: Child,
+    pub port: u16,
+}
+
+impl NativePostgres {
+    /// Whether the native server is installed.
+    pub fn available() -> bool {
+        Path::new(BIN).join("postgres").is_file()
+    }
+
+    /// initdb + start, listening only on a Unix socket in its directory,
+    /// with `settings` (`-c name=value`). `cpu` pins the server to one CPU.
+    pub fn start(settings: &[(&str, &str)], cpu: Option<usize>) -> Result<Self> {
+        if !Self::available() {
+            bail!("native PostgreSQL 15 is not installed: apt-get install postgresql-15");
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("pglite-native-")
+            .tempdir()?;
+        let as_root = is_root();
+        if as_root {
+            // PostgreSQL refuses to run as root: hand the directory over.
+            run(Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(dir.path()))?;
+        }
+        let data = dir.path().join("data");
+        let mut initdb = user_command(as_root, &format!("{BIN}/initdb"));
+        initdb
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "-N",
+                "-D",
+            ])
+            .arg(&data);
+        run(&mut initdb)?;
+        let port = 20_000 + (std::process::id() % 10_000) as u16;
+        let mut server = match cpu {
+            Some(cpu) => {
+                let mut c = user_command(as_root, "taskset");
+                c.args(["-c", &cpu.to_string(), &format!("{BIN}/postgres")]);
+                c
+            }
+            None => user_command(as_root, &format!("{BIN}/postgres")),
+        };
+        server.arg("-D").arg(&data).arg("-k").arg(dir.path()).args([
+            "-p",
+            &port.to_string(),
+            "-c",
+            "listen_addresses=",
+        ]);
+        for (name, value) in settings {
+            server.args(["-c", &format!("{name}={value}")]);
+        }
+        let server = server
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting native postgres")?;
+        let native = Self { dir, server, port };
+        let socket = native.socket_dir().join(format!(".s.PGSQL.{port}"));
+        let started = Instant::now();
+        while !socket.exists() {
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("native postgres did not start within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(native)
+    }
+
+    /// The directory holding the server's Unix socket.
+    pub fn socket_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+impl Drop for NativePostgres {
+    fn drop(&mut self) {
+        // SIGINT: PostgreSQL's fast shutdown.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.server.id().to_string()])
+            .status();
+        let _ = self.server.wait();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn user_command(as_root: bool, program: &str) -> Command {
+    if as_root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", program]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    let output = command
+        .output()
+        .with_context(|| format!("running {command:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{command:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
