@@ -98,3 +98,30 @@ fn enums_and_domains_are_looked_up_in_the_catalog() {
     let error = db.query_one("SELECT $1::positive", &[&-1_i32]).unwrap_err();
     assert_eq!(error.code().map(|c| c.code()), Some("23514"));
 }
+
+#[cfg(feature = "decimal")]
+#[test]
+fn decimals_round_trip() {
+    use std::str::FromStr;
+    let mut db = Pglite::temporary().unwrap();
+    round_trip(
+        &mut db,
+        "numeric",
+        rust_decimal::Decimal::from_str("-1234.5678").unwrap(),
+    );
+}
+
+#[cfg(feature = "time")]
+#[test]
+fn time_crate_values_round_trip() {
+    let mut db = Pglite::temporary().unwrap();
+    let date = time::Date::from_calendar_date(2026, time::Month::November, 26).unwrap();
+    let t = time::Time::from_hms_micro(23, 59, 58, 123_456).unwrap();
+    round_trip(&mut db, "date", date);
+    round_trip(&mut db, "timestamp", time::PrimitiveDateTime::new(date, t));
+    round_trip(
+        &mut db,
+        "timestamptz",
+        time::PrimitiveDateTime::new(date, t).assume_utc(),
+    );
+}
