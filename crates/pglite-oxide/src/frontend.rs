@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::{BufMut, BytesMut};
 use pglite_runtime::Peer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::backend::{Backend, ClientId};
 use crate::error::{Error, Result};
@@ -39,8 +39,28 @@ pub(crate) async fn serve<S>(backend: Arc<Backend>, stream: S) -> Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    serve_until(backend, stream, None).await
+}
+
+/// Like [`serve`], and also ends the connection once `shutdown` turns
+/// true: at once if the client is between exchanges, else when its
+/// running exchange is over (its open transaction is rolled back, as on a
+/// disconnect, and it gets a FATAL 57P01 as from a server shutting down).
+pub(crate) async fn serve_until<S>(
+    backend: Arc<Backend>,
+    stream: S,
+    mut shutdown: Option<watch::Receiver<bool>>,
+) -> Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let Some(_startup) = startup(&backend, &mut reader, &mut writer).await? else {
+    let started = tokio::select! {
+        biased;
+        () = stopped(&mut shutdown) => return Ok(()),
+        started = startup(&backend, &mut reader, &mut writer) => started?,
+    };
+    let Some(_startup) = started else {
         return Ok(());
     };
     let client = backend.register();
@@ -60,6 +80,7 @@ where
         frames: Some(frames),
         output,
         statements: HashSet::new(),
+        shutdown,
     };
     let result = connection.run().await;
     connection.clean_up().await;
@@ -78,13 +99,33 @@ struct Connection {
     output: mpsc::Sender<Vec<u8>>,
     /// Prepared statements the client made (backend names).
     statements: HashSet<Vec<u8>>,
+    /// Turns true when the server shuts down.
+    shutdown: Option<watch::Receiver<bool>>,
 }
 
 impl Connection {
     async fn run(&mut self) -> Result<()> {
         loop {
             let frames = self.frames.as_mut().ok_or(Error::Closed { reason: None })?;
-            let Some(first) = frames.recv().await else {
+            // Shutdown is only noticed between exchanges: a running one
+            // finishes first.
+            let next = tokio::select! {
+                biased;
+                () = stopped(&mut self.shutdown) => None,
+                frame = frames.recv() => Some(frame),
+            };
+            let Some(next) = next else {
+                let mut reply = BytesMut::new();
+                error_response(
+                    &mut reply,
+                    "FATAL",
+                    "57P01",
+                    "terminating connection: the server is shutting down",
+                );
+                let _ = self.output.send(reply.to_vec()).await;
+                return Ok(());
+            };
+            let Some(first) = next else {
                 return Ok(()); // disconnected
             };
             let mut received = vec![first];
@@ -201,6 +242,17 @@ impl Connection {
             Err(err) => tracing::warn!(%err, client, "cleaning up after a client failed"),
         }
     }
+}
+
+/// Completes once `shutdown` is true; never without one (or once its
+/// sender is gone without having said so).
+async fn stopped(shutdown: &mut Option<watch::Receiver<bool>>) {
+    if let Some(shutdown) = shutdown {
+        if shutdown.wait_for(|stop| *stop).await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending::<()>().await
 }
 
 /// The backend's view of the client during an exchange.

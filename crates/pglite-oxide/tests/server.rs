@@ -1,0 +1,317 @@
+//! The server: real drivers over TCP and Unix sockets, many connections on
+//! the one backend, disconnects, shutdown, and the pglite-proxy binary.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use pglite_oxide::{Pglite, PgliteServer};
+use tokio_postgres::NoTls;
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_postgres_over_tcp_pipelines_prepares_and_copies() {
+    let server = PgliteServer::temporary_tcp().unwrap();
+    let url = server.database_url().to_owned();
+    assert!(url.starts_with("postgres://postgres@127.0.0.1:"), "{url}");
+    let client = connect(&url).await;
+    client
+        .batch_execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
+        .await
+        .unwrap();
+    let insert = client
+        .prepare("INSERT INTO items VALUES ($1, $2)")
+        .await
+        .unwrap();
+    for i in 0..20 {
+        client
+            .execute(&insert, &[&i, &format!("item {i}")])
+            .await
+            .unwrap();
+    }
+    // Pipelined: all in flight at once on one connection.
+    let queries = (0..20).map(|i| {
+        let client = &client;
+        async move {
+            let row = client
+                .query_one("SELECT name FROM items WHERE id = $1", &[&i])
+                .await
+                .unwrap();
+            row.get::<_, String>(0)
+        }
+    });
+    let names = futures_util::future::join_all(queries).await;
+    assert_eq!(names[7], "item 7");
+    let err = client.execute(&insert, &[&1, &"dup"]).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+    );
+
+    // COPY in and out.
+    let sink = client.copy_in("COPY items FROM STDIN").await.unwrap();
+    futures_util::pin_mut!(sink);
+    let mut data = String::new();
+    for i in 100..1100 {
+        data.push_str(&format!("{i}\tcopied {i}\n"));
+    }
+    sink.send(bytes::Bytes::from(data)).await.unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 1000);
+    let stream = client.copy_out("COPY items TO STDOUT").await.unwrap();
+    futures_util::pin_mut!(stream);
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1020);
+    drop(client);
+    server.shutdown().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlx_single_connection_and_a_pool_of_ten_with_fifty_tasks() {
+    use sqlx::{Connection, Row};
+    let server = PgliteServer::temporary_tcp().unwrap();
+    let url = server.database_url().to_owned();
+
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO counters VALUES (1, 0)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let row = sqlx::query("SELECT $1::int4 + 1 AS x, $2::text AS t")
+        .bind(41)
+        .bind("hi")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(row.get::<i32, _>("x"), 42);
+    assert_eq!(row.get::<String, _>("t"), "hi");
+    conn.close().await.unwrap();
+
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(60))
+        .connect(&url)
+        .await
+        .unwrap();
+    let tasks = (0..50).map(|i| {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut tx = pool.begin().await.unwrap();
+            let n: i32 = sqlx::query_scalar("SELECT n FROM counters WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE counters SET n = $1 WHERE id = 1")
+                .bind(n + 1)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO counters VALUES ($1, $2)")
+                .bind(100 + i)
+                .bind(i)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        })
+    });
+    for task in futures_util::future::join_all(tasks).await {
+        task.unwrap();
+    }
+    // Transactions ran one after another: no update was lost.
+    let n: i32 = sqlx::query_scalar("SELECT n FROM counters WHERE id = 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 50);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM counters")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 51);
+    pool.close().await;
+    server.shutdown().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_dropped_mid_transaction_is_rolled_back() {
+    let server = PgliteServer::builder()
+        .database_options(Pglite::builder().busy_timeout(Duration::from_secs(10)))
+        .start()
+        .unwrap();
+    let url = server.database_url().to_owned();
+    let first = connect(&url).await;
+    first.batch_execute("CREATE TABLE t (n int)").await.unwrap();
+    first
+        .batch_execute("BEGIN; INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    // Gone without COMMIT or Terminate.
+    drop(first);
+
+    let second = connect(&url).await;
+    let n: i64 = second
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    second
+        .batch_execute("INSERT INTO t VALUES (2)")
+        .await
+        .unwrap();
+    drop(second);
+    server.shutdown().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_socket_clients_and_data_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sockets = dir.path().join("sockets");
+    std::fs::create_dir(&sockets).unwrap();
+    let server = PgliteServer::builder()
+        .path(&data)
+        .unix(&sockets)
+        .start()
+        .unwrap();
+    assert_eq!(server.unix_socket().unwrap(), sockets.join(".s.PGSQL.5432"));
+    let url = server.database_url().to_owned();
+    assert!(url.contains("%2F"), "{url}");
+    let client = connect(&url).await;
+    client
+        .batch_execute("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('yes')")
+        .await
+        .unwrap();
+    drop(client);
+    server.shutdown().unwrap();
+    assert!(!sockets.join(".s.PGSQL.5432").exists());
+
+    // The same data, served again over TCP and the socket.
+    let server = PgliteServer::builder()
+        .path(&data)
+        .tcp(([127, 0, 0, 1], 0))
+        .unix(&sockets)
+        .start()
+        .unwrap();
+    let port = server.local_addr().unwrap().port();
+    assert_eq!(
+        server.unix_socket().unwrap(),
+        sockets.join(format!(".s.PGSQL.{port}"))
+    );
+    let mut config = tokio_postgres::Config::new();
+    config.host_path(&sockets).port(port).user("postgres");
+    let (client, connection) = config.connect(NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let v: String = client
+        .query_one("SELECT v FROM kept", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "yes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_idle_connections_and_refuses_new_ones() {
+    let server = PgliteServer::temporary_tcp().unwrap();
+    let url = server.database_url().to_owned();
+    let client = connect(&url).await;
+    client.batch_execute("BEGIN; SELECT 1").await.unwrap();
+    let started = std::time::Instant::now();
+    // Off the async worker: shutdown blocks until the backend is closed.
+    tokio::task::spawn_blocking(move || server.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(client.batch_execute("SELECT 1").await.is_err());
+    assert!(tokio_postgres::connect(&url, NoTls).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_startup_and_wrong_database_get_errors_not_hangs() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = PgliteServer::temporary_tcp().unwrap();
+    let addr = server.local_addr().unwrap();
+
+    // Garbage length: an ErrorResponse, then the connection closes.
+    let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // (Only the length: bytes the server never reads would turn its close
+    // into a reset that can swallow the error.)
+    raw.write_all(&[0xff, 0xff, 0xff, 0xff]).await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), raw.read_to_end(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.first(), Some(&b'E'));
+
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host("127.0.0.1")
+        .port(addr.port())
+        .user("postgres")
+        .dbname("nope");
+    let Err(err) = config.connect(NoTls).await else {
+        panic!("a database the server does not serve was accepted");
+    };
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
+    );
+    // The server still works.
+    let client = connect(server.database_url()).await;
+    client.batch_execute("SELECT 1").await.unwrap();
+}
+
+#[test]
+fn pglite_proxy_prints_its_url_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pglite-proxy"))
+        .args(["--temporary", "--listen", "127.0.0.1:0"])
+        .args(["--config", "work_mem=8MB"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().to_owned();
+    assert!(url.starts_with("postgres://postgres@127.0.0.1:"), "{url}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let work_mem: String = runtime.block_on(async {
+        let client = connect(&url).await;
+        client.query_one("SHOW work_mem", &[]).await.unwrap().get(0)
+    });
+    assert_eq!(work_mem, "8MB");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+
+    // Without a location it refuses to start.
+    let output = Command::new(env!("CARGO_BIN_EXE_pglite-proxy"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
