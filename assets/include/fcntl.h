@@ -10,9 +10,4 @@
 #define O_RSYNC (1 << 3)
 #undef O_SYNC
 #define O_SYNC (1 << 4)
-
-/* Opens remember their path, so that fsync() can reach the host's disk
- * (see port/durable.c). */
-int			pglite_open(const char *path, int flags,...);
-#define open(...) pglite_open(__VA_ARGS__)
 #endif

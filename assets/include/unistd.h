@@ -4,14 +4,6 @@
 #define PGLITE_UNISTD_H
 #include_next <unistd.h>
 
-/* fsync() and fdatasync() that reach the host's disk (see port/durable.c). */
-int			pglite_close(int fd);
-int			pglite_fsync(int fd);
-int			pglite_fdatasync(int fd);
-#define close(fd) pglite_close(fd)
-#define fsync(fd) pglite_fsync(fd)
-#define fdatasync(fd) pglite_fdatasync(fd)
-
 uid_t		getuid(void);
 uid_t		geteuid(void);
 gid_t		getgid(void);

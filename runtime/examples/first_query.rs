@@ -5,34 +5,24 @@
 use std::time::Instant;
 
 use bytes::BytesMut;
-use pglite_runtime::{
-    create_data_dir_from_template, Artifacts, BackendSession, Error, SessionOptions,
-};
+use pglite_runtime::{Artifacts, BackendSession, Error, SessionOptions, TemplateCache};
 use postgres_protocol::message::{backend, frontend};
 
 fn main() -> Result<(), Error> {
     let started = Instant::now();
     let artifacts = Artifacts::from_build_output()?;
-    let template = artifacts.template().ok_or_else(|| Error::Artifacts {
-        dir: artifacts.dir().to_path_buf(),
-        problem: "no template.tar.zst; run `cargo xtask template`".into(),
-    })?;
     let module = Instant::now();
     pglite_runtime::engine::module(&artifacts.wasm())?;
     let module = module.elapsed();
 
-    let temp = tempfile::tempdir().map_err(|e| Error::Io {
-        what: "creating",
-        path: std::env::temp_dir(),
-        source: e,
-    })?;
-    let data = temp.path().join("data");
+    // Copy-on-write over the template, unpacked once per machine.
     let root = Instant::now();
-    create_data_dir_from_template(&template, &data)?;
+    let data = TemplateCache::open(&artifacts)?.temporary_root()?;
     let root = root.elapsed();
 
     let start = Instant::now();
-    let (mut session, _) = BackendSession::start(&artifacts, &data, &SessionOptions::default())?;
+    let (mut session, _) =
+        BackendSession::start(&artifacts, data.path(), &SessionOptions::default())?;
     let start = start.elapsed();
 
     let query = Instant::now();

@@ -55,7 +55,7 @@ impl Artifacts {
     /// The template data directory archive, if `cargo xtask template` made
     /// one for these artifacts.
     pub fn template(&self) -> Option<PathBuf> {
-        let path = self.dir.join(crate::template::TEMPLATE_FILE);
+        let path = self.dir.join(crate::roots::TEMPLATE_FILE);
         path.is_file().then_some(path)
     }
 

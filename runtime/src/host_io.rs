@@ -6,27 +6,20 @@
 //! in [`HostIo::output`]. `input_pending` tells the backend whether to keep
 //! reading or to return to the host. While a [`Peer`] is attached, the
 //! backend's output goes straight to it, and a read that finds nothing
-//! queued in the middle of a command (COPY FROM STDIN) asks it for more. `sync` makes a file or directory of the
-//! data directory durable: Wasmer's own fd_sync never reaches the disk.
-
-use std::path::{Path, PathBuf};
+//! queued in the middle of a command (COPY FROM STDIN) asks it for more.
 
 use wasmer::{Function, FunctionEnv, FunctionEnvMut, Imports, Memory, Store};
 
-use crate::instance::GUEST_DATA;
 use crate::session::Peer;
 
 /// The connection state shared between the host and the backend's imports.
+#[derive(Default)]
 pub(crate) struct HostIo {
     /// Set once the instance exists (imports are created before it).
     pub memory: Option<Memory>,
     pub input: Vec<u8>,
     pub input_pos: usize,
     pub output: Vec<u8>,
-    /// The host directory mounted at [`GUEST_DATA`].
-    pub data_dir: PathBuf,
-    /// Successful syncs so far.
-    pub syncs: u64,
     /// The peer of the call in progress, if it streams (see [`PeerSlot`]).
     pub peer: Option<PeerSlot>,
     /// Reused buffer for output handed to a peer.
@@ -60,19 +53,6 @@ impl PeerSlot {
 }
 
 impl HostIo {
-    pub fn new(data_dir: &Path) -> Self {
-        Self {
-            memory: None,
-            input: Vec::new(),
-            input_pos: 0,
-            output: Vec::new(),
-            data_dir: data_dir.to_path_buf(),
-            syncs: 0,
-            peer: None,
-            scratch: Vec::new(),
-        }
-    }
-
     pub fn queue(&mut self, bytes: &[u8]) {
         if self.input_pos == self.input.len() {
             self.input.clear();
@@ -102,11 +82,6 @@ pub(crate) fn define_imports(store: &mut Store, env: &FunctionEnv<HostIo>, impor
         "pglite",
         "input_pending",
         Function::new_typed_with_env(store, env, input_pending),
-    );
-    imports.define(
-        "pglite",
-        "sync",
-        Function::new_typed_with_env(store, env, sync),
     );
 }
 
@@ -172,89 +147,4 @@ fn write(mut env: FunctionEnvMut<HostIo>, ptr: u32, len: i32) -> i32 {
 
 fn input_pending(env: FunctionEnvMut<HostIo>) -> i32 {
     env.data().pending().min(i32::MAX as usize) as i32
-}
-
-// WASI errno values (wasi-libc's errno numbering).
-const WASI_EACCES: i32 = 2;
-const WASI_EINVAL: i32 = 28;
-const WASI_EIO: i32 = 29;
-const WASI_ENOENT: i32 = 44;
-const WASI_ENOSPC: i32 = 51;
-
-fn sync(mut env: FunctionEnvMut<HostIo>, ptr: u32, len: i32, datasync: i32) -> i32 {
-    let (io, store) = env.data_and_store_mut();
-    let Some(memory) = io.memory.as_ref() else {
-        return WASI_EIO;
-    };
-    let mut path = vec![0; len.max(0) as usize];
-    if memory.view(&store).read(u64::from(ptr), &mut path).is_err() {
-        return WASI_EINVAL;
-    }
-    let Ok(path) = String::from_utf8(path) else {
-        return WASI_EINVAL;
-    };
-    let Some(host) = host_path(&io.data_dir, &path) else {
-        // Only the data directory is writable; the share and lib trees
-        // are read-only and have nothing to sync.
-        return 0;
-    };
-    match sync_host_path(&host, datasync != 0) {
-        Ok(()) => {
-            io.syncs += 1;
-            0
-        }
-        Err(err) => {
-            tracing::error!(path = %host.display(), %err, "sync failed");
-            match err.kind() {
-                std::io::ErrorKind::NotFound => WASI_ENOENT,
-                std::io::ErrorKind::PermissionDenied => WASI_EACCES,
-                std::io::ErrorKind::StorageFull => WASI_ENOSPC,
-                _ => WASI_EIO,
-            }
-        }
-    }
-}
-
-/// The host path of a guest path inside the data directory.
-fn host_path(data_dir: &Path, guest: &str) -> Option<PathBuf> {
-    let rest = guest.strip_prefix(GUEST_DATA)?;
-    if !(rest.is_empty() || rest.starts_with('/')) {
-        return None;
-    }
-    let mut host = data_dir.to_path_buf();
-    for part in rest.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => return None,
-            part => host.push(part),
-        }
-    }
-    Some(host)
-}
-
-fn sync_host_path(path: &Path, datasync: bool) -> std::io::Result<()> {
-    let file = std::fs::File::open(path)?;
-    if datasync {
-        file.sync_data()
-    } else {
-        file.sync_all()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn guest_paths_map_into_the_data_directory_only() {
-        let data = Path::new("/host/db");
-        assert_eq!(host_path(data, "/data"), Some(PathBuf::from("/host/db")));
-        assert_eq!(
-            host_path(data, "/data/pg_wal/./000000010000000000000001"),
-            Some(PathBuf::from("/host/db/pg_wal/000000010000000000000001"))
-        );
-        assert_eq!(host_path(data, "/database/x"), None);
-        assert_eq!(host_path(data, "/data/../etc/passwd"), None);
-        assert_eq!(host_path(data, "/pglite/share/postgresql/x"), None);
-    }
 }

@@ -12,9 +12,7 @@
 //! 4. a pass on the host that makes every file and directory durable.
 //!
 //! Both backend runs use `-F` (no fsync), as initdb does: step 4 replaces
-//! thousands of small syncs with one pass. Under wasmer-wasix a guest fsync
-//! would not reach the disk anyway, so step 4 is also what makes the result
-//! durable at all.
+//! thousands of small syncs with one pass.
 
 mod bki;
 mod layout;
@@ -22,9 +20,12 @@ mod script;
 #[cfg(test)]
 mod tests_single_user;
 
+pub(crate) use layout::sync_tree;
+
 use std::path::Path;
 
 use crate::artifacts::Artifacts;
+use crate::fs::Durability;
 use crate::instance::{BackendInstance, CallOutcome, GUEST_DATA};
 use crate::{Error, Result};
 
@@ -92,6 +93,49 @@ pub fn initdb(artifacts: &Artifacts, dir: &Path, options: &InitOptions) -> Resul
         cleanup.disarm();
     }
     result
+}
+
+/// initdb's bootstrap step alone, prepared on a new directory that is
+/// removed again when this is dropped (benchmarks).
+#[cfg(feature = "stock-fs-bench")]
+pub(crate) struct BootstrapOnly {
+    artifacts: Artifacts,
+    dir: std::path::PathBuf,
+    bki: String,
+    _cleanup: layout::Cleanup,
+}
+
+#[cfg(feature = "stock-fs-bench")]
+impl BootstrapOnly {
+    pub fn prepare(artifacts: &Artifacts, dir: &Path) -> Result<Self> {
+        let share = artifacts.share();
+        let features = script::Features::detect(&share);
+        let bki = std::fs::read_to_string(share.join("postgres.bki"))
+            .map_err(|e| Error::io("reading", share.join("postgres.bki"), e))?;
+        let bki = bki::substitute(&bki, "postgres").ok_or_else(|| Error::Artifacts {
+            dir: artifacts.dir().to_path_buf(),
+            problem: format!("share/postgres.bki does not belong to PostgreSQL {PG_MAJOR}"),
+        })?;
+        let cleanup = layout::create_root(dir)?;
+        layout::create_tree(dir, &features)?;
+        Ok(Self {
+            artifacts: artifacts.clone(),
+            dir: dir.to_path_buf(),
+            bki,
+            _cleanup: cleanup,
+        })
+    }
+
+    /// Runs the backend's bootstrap (instantiation included).
+    pub fn run(&self) -> Result<()> {
+        run_backend(
+            &self.artifacts,
+            &self.dir,
+            "bootstrap",
+            &boot_args(),
+            self.bki.clone().into_bytes(),
+        )
+    }
 }
 
 /// initdb's rules for the superuser's name, and CREATE EXTENSION's.
@@ -169,7 +213,7 @@ fn run_backend(
     stdin: Vec<u8>,
 ) -> Result<()> {
     let started = std::time::Instant::now();
-    let mut backend = BackendInstance::new(artifacts, dir, args, stdin)?;
+    let mut backend = BackendInstance::new(artifacts, dir, Durability::Full, args, stdin)?;
     let outcome = backend.call("pgl_main");
     let log = backend.stderr.text();
     tracing::trace!(step, output = %backend.stdout.text(), "initdb step output");

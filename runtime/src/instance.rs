@@ -1,14 +1,6 @@
 //! One WASI instance of the backend module: the guest's view of the host
-//! (mounted directories, arguments, standard streams) and the `pglite`
-//! imports.
-//!
-//! The guest sees:
-//! - `/pglite/bin/postgres`: an empty placeholder file. PostgreSQL only
-//!   checks that its own executable exists, then finds `share/` and `lib/`
-//!   relative to it.
-//! - `/pglite/share/postgresql`, `/pglite/lib/postgresql`: the artifacts'
-//!   trees.
-//! - `/data`: the data directory.
+//! (the filesystem of [`crate::fs`], arguments, standard streams) and the
+//! `pglite` imports.
 
 use std::future::Future;
 use std::io;
@@ -17,22 +9,22 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
-use virtual_fs::{AsyncRead, AsyncSeek, AsyncWrite, FileSystem as _, ReadBuf, VirtualFile};
+use virtual_fs::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf, VirtualFile};
 use wasmer::{Function, FunctionEnv, Instance, Store};
 use wasmer_wasix::{WasiEnvBuilder, WasiError, WasiFunctionEnv};
 
 use crate::artifacts::Artifacts;
+use crate::fs::{wrap_file_imports, DataLayers, Durability, FsContext, GuestFs, GuestFsEnv};
 use crate::host_io::{define_imports, HostIo};
-use crate::{engine, Error, Result};
+use crate::{engine, roots, Error, Result};
 
-pub(crate) const GUEST_EXECUTABLE: &str = "/pglite/bin/postgres";
-pub(crate) const GUEST_DATA: &str = "/data";
+pub(crate) use crate::fs::{GUEST_DATA, GUEST_EXECUTABLE};
 
 /// The tokio runtime every call into a guest enters: wasmer-wasix runs its
-/// host filesystem and its clocks (a guest's sleep or poll timeout) on
-/// tokio. One worker thread drives the timers while a guest waits; it is
-/// shared by every instance in the process and never dropped, so a session
-/// may also end inside an async context.
+/// clocks (a guest's sleep or poll timeout) on tokio. One worker thread
+/// drives the timers while a guest waits; it is shared by every instance in
+/// the process and never dropped, so a session may also end inside an async
+/// context.
 fn tokio_runtime() -> Result<&'static tokio::runtime::Runtime> {
     static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
     RUNTIME
@@ -59,6 +51,8 @@ pub(crate) struct BackendInstance {
     pub instance: Instance,
     pub wasi: WasiFunctionEnv,
     pub io: FunctionEnv<HostIo>,
+    /// The filesystem's state: sync counts.
+    pub fs: Arc<FsContext>,
     pub stderr: Capture,
     pub stdout: Capture,
 }
@@ -75,12 +69,17 @@ impl BackendInstance {
     pub fn new(
         artifacts: &Artifacts,
         data_dir: &Path,
+        durability: Durability,
         args: &[String],
         stdin: Vec<u8>,
     ) -> Result<Self> {
         let _entered = tokio_runtime()?.enter();
         let module = engine::module(&artifacts.wasm())?;
-        let root = guest_filesystem(artifacts, data_dir)?;
+        let data = DataLayers {
+            dir: data_dir.to_path_buf(),
+            lower: roots::lower_layer(data_dir)?,
+        };
+        let guest_fs = GuestFs::new(artifacts, &data, durability)?;
         let stdout = Capture::default();
         let stderr = Capture::default();
         let mut builder = WasiEnvBuilder::new(GUEST_EXECUTABLE)
@@ -90,7 +89,7 @@ impl BackendInstance {
             .stdout(Box::new(stdout.clone()))
             .stderr(Box::new(stderr.clone()))
             .engine(engine::engine().clone())
-            .fs(Arc::new(root) as Arc<dyn virtual_fs::FileSystem + Send + Sync>);
+            .fs(guest_fs.root.clone());
         builder
             .add_preopen_dir("/")
             .map_err(|e| Error::Module(e.to_string()))?;
@@ -100,8 +99,13 @@ impl BackendInstance {
         let mut imports = wasi
             .import_object(&mut store, &module)
             .map_err(|e| Error::Module(e.to_string()))?;
-        let io = FunctionEnv::new(&mut store, HostIo::new(data_dir));
+        let io = FunctionEnv::new(&mut store, HostIo::default());
         define_imports(&mut store, &io, &mut imports);
+        let files: Option<FunctionEnv<GuestFsEnv>> = if guest_fs.wraps_imports() {
+            Some(wrap_file_imports(&mut store, &guest_fs, &mut imports)?)
+        } else {
+            None
+        };
         let instance = Instance::new(&mut store, &module, &imports)
             .map_err(|e| Error::Module(e.to_string()))?;
         wasi.initialize(&mut store, instance.clone())
@@ -111,12 +115,16 @@ impl BackendInstance {
             .get_memory("memory")
             .map_err(|e| Error::Module(e.to_string()))?
             .clone();
+        if let Some(files) = &files {
+            files.as_mut(&mut store).memory = Some(memory.clone());
+        }
         io.as_mut(&mut store).memory = Some(memory);
         let mut backend = Self {
             store,
             instance,
             wasi,
             io,
+            fs: guest_fs.ctx.clone(),
             stderr,
             stdout,
         };
@@ -190,47 +198,6 @@ fn outside_coop_budget<R>(call: impl FnOnce() -> R) -> R {
         // poll_fn is ready on its first poll, and polled only once.
         _ => unreachable!("a ready future was pending"),
     }
-}
-
-fn guest_filesystem(artifacts: &Artifacts, data_dir: &Path) -> Result<virtual_fs::MountFileSystem> {
-    let handle = tokio::runtime::Handle::current();
-    let host = |path: &Path| -> Result<Arc<dyn virtual_fs::FileSystem + Send + Sync>> {
-        let fs = virtual_fs::host_fs::FileSystem::new(handle.clone(), path)
-            .map_err(|e| Error::io("mounting", path, io::Error::other(e.to_string())))?;
-        Ok(Arc::new(fs))
-    };
-    let bin = virtual_fs::mem_fs::FileSystem::default();
-    bin.new_open_options()
-        .write(true)
-        .create(true)
-        .open(Path::new("/postgres"))
-        .map_err(|e| Error::Module(format!("creating the guest executable: {e}")))?;
-    let root = virtual_fs::MountFileSystem::new();
-    let mounts: [(&str, Arc<dyn virtual_fs::FileSystem + Send + Sync>); 4] = [
-        ("/pglite/bin", Arc::new(bin)),
-        ("/pglite/share/postgresql", host(&artifacts.share())?),
-        (
-            "/pglite/lib/postgresql",
-            host(&lib_dir(artifacts, data_dir)?)?,
-        ),
-        (GUEST_DATA, host(data_dir)?),
-    ];
-    for (guest, fs) in mounts {
-        root.mount(Path::new(guest), fs)
-            .map_err(|e| Error::Module(format!("mounting {guest}: {e}")))?;
-    }
-    Ok(root)
-}
-
-/// The artifacts' `lib/`, or the data directory when a build has none
-/// (nothing is loaded from it then).
-fn lib_dir(artifacts: &Artifacts, data_dir: &Path) -> Result<std::path::PathBuf> {
-    let lib = artifacts.lib();
-    Ok(if lib.is_dir() {
-        lib
-    } else {
-        data_dir.to_path_buf()
-    })
 }
 
 /// A guest output stream collected in memory (the backend's log).

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::artifacts::Artifacts;
 use crate::datadir_lock::DataDirLock;
+use crate::fs::{Durability, SyncCounts};
 use crate::host_io::PeerSlot;
 use crate::instance::{BackendInstance, CallOutcome, GUEST_DATA};
 use crate::{Error, Result};
@@ -16,10 +17,11 @@ pub struct SessionOptions {
     pub database: String,
     /// Server settings, as `-c name=value` on a server's command line.
     pub settings: Vec<(String, String)>,
-    /// Trade durability for speed (tests): commits do not wait for the disk
-    /// and nothing is synced (`fsync=off`, `synchronous_commit=off`). A
-    /// crash of the machine can then lose or corrupt data; a crash of the
-    /// process alone loses nothing that was committed.
+    /// Trade durability for speed (tests): the filesystem layer turns every
+    /// fsync and fdatasync into nothing (`Durability::Relaxed`). A crash of
+    /// the machine can then lose or corrupt data; a crash of the process
+    /// alone loses nothing that was committed, since PostgreSQL still writes
+    /// its WAL at each commit.
     pub relaxed_durability: bool,
 }
 
@@ -84,15 +86,17 @@ impl BackendSession {
     ) -> Result<(Self, Vec<u8>)> {
         let lock = DataDirLock::acquire(data_dir)?;
         let mut args = vec!["--single".to_string()];
-        if options.relaxed_durability {
-            args.extend(["-c", "fsync=off", "-c", "synchronous_commit=off"].map(String::from));
-        }
         for (name, value) in &options.settings {
             args.push("-c".into());
             args.push(format!("{name}={value}"));
         }
         args.extend(["-D".into(), GUEST_DATA.into(), options.database.clone()]);
-        let mut backend = BackendInstance::new(artifacts, data_dir, &args, Vec::new())?;
+        let durability = if options.relaxed_durability {
+            Durability::Relaxed
+        } else {
+            Durability::Full
+        };
+        let mut backend = BackendInstance::new(artifacts, data_dir, durability, &args, Vec::new())?;
         match backend.call("pgl_start_embedded")? {
             CallOutcome::Returned => {}
             CallOutcome::Exited(code) => {
@@ -162,9 +166,14 @@ impl BackendSession {
     /// How many times the backend has synced a file or directory of its
     /// data directory to the host's disk (fsync or fdatasync).
     pub fn host_syncs(&self) -> u64 {
+        self.sync_counts().total()
+    }
+
+    /// The syncs that reached the host's disk so far, by kind.
+    pub fn sync_counts(&self) -> SyncCounts {
         self.backend
             .as_ref()
-            .map_or(0, |b| b.io.as_ref(&b.store).syncs)
+            .map_or_else(SyncCounts::default, |b| b.fs.syncs.counts())
     }
 
     /// The backend's log (its standard error) so far.

@@ -210,10 +210,26 @@ fn commits_reach_the_disk_unless_durability_is_relaxed() {
     let (_temp, data) = new_database();
     let mut session = start(&data);
     query(&mut session, "CREATE TABLE d (v int)");
-    let before = session.host_syncs();
+    let before = session.sync_counts();
     query(&mut session, "INSERT INTO d VALUES (1)");
-    let synced = session.host_syncs() - before;
-    assert!(synced >= 1, "a commit with fsync on syncs the WAL");
+    let after = session.sync_counts();
+    assert!(
+        after.files_data > before.files_data,
+        "a commit fdatasyncs the WAL: {before:?} -> {after:?}"
+    );
+    query(&mut session, "CHECKPOINT");
+    let checkpointed = session.sync_counts();
+    assert!(
+        checkpointed.files_all > after.files_all,
+        "a checkpoint fsyncs the data files: {after:?} -> {checkpointed:?}"
+    );
+    // CREATE DATABASE copies a directory and syncs it, entries included.
+    query(&mut session, "CREATE DATABASE another");
+    assert!(
+        session.sync_counts().directories > checkpointed.directories,
+        "directories are synced: {:?}",
+        session.sync_counts()
+    );
     session.shutdown().expect("clean shutdown");
 
     let options = SessionOptions {
@@ -225,6 +241,35 @@ fn commits_reach_the_disk_unless_durability_is_relaxed() {
         query(&mut session, &format!("INSERT INTO d VALUES ({v})"));
     }
     query(&mut session, "CHECKPOINT");
+    query(&mut session, "DROP DATABASE another");
     assert_eq!(session.host_syncs(), 0, "relaxed durability never syncs");
+    assert_eq!(scalar(&query(&mut session, "SELECT count(*) FROM d")), "11");
+    session.shutdown().expect("clean shutdown");
+}
+
+#[test]
+fn file_errors_reach_the_backend_with_their_errno() {
+    let (_temp, data) = new_database();
+    let mut session = start(&data);
+    query(&mut session, "CREATE TABLE e (v int)");
+
+    // The runtime trees are read-only: EROFS, not EPERM or EIO.
+    let readonly = query(&mut session, "COPY e TO '/pglite/share/postgresql/e.csv'");
+    assert_eq!(readonly.error.as_deref(), Some("42501"));
+    let message = readonly.message.unwrap_or_default();
+    assert!(message.contains("Read-only file system"), "{message}");
+
+    let missing = query(&mut session, "COPY e FROM '/data/no such file'");
+    assert_eq!(missing.error.as_deref(), Some("58P01"));
+    let message = missing.message.unwrap_or_default();
+    assert!(message.contains("No such file or directory"), "{message}");
+
+    // The layer's own bookkeeping names are out of the guest's reach.
+    let reserved = query(&mut session, "COPY e TO '/data/.pglite-lower'");
+    assert_eq!(reserved.error.as_deref(), Some("42501"));
+    let message = reserved.message.unwrap_or_default();
+    assert!(message.contains("Permission denied"), "{message}");
+
+    assert_eq!(scalar(&query(&mut session, "SELECT 1")), "1");
     session.shutdown().expect("clean shutdown");
 }

@@ -3,7 +3,7 @@
 mod support;
 
 use pglite_runtime::{
-    create_data_dir_from_template, Artifacts, BackendSession, Error, SessionOptions,
+    create_data_dir_from_template, Artifacts, BackendSession, Error, SessionOptions, TemplateCache,
 };
 use support::{query, scalar};
 
@@ -50,4 +50,97 @@ fn a_corrupt_template_is_refused_and_leaves_nothing() {
     let existing = temp.path().join("existing");
     std::fs::create_dir(&existing).unwrap();
     assert!(create_data_dir_from_template(&template(), &existing).is_err());
+}
+
+/// Files under `dir`, relative, sorted.
+fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap();
+                found.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_temporary_root_copies_only_what_it_changes() {
+    let artifacts = Artifacts::from_build_output().unwrap();
+    let cache = TemplateCache::open(&artifacts).unwrap();
+    let template_files = files(cache.dir());
+    let root = cache.temporary_root().unwrap();
+    assert_eq!(files(root.path()), [".pglite-lower"]);
+
+    let (mut session, _) =
+        BackendSession::start(&artifacts, root.path(), &SessionOptions::default()).unwrap();
+    for sql in [
+        "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('written')",
+        "CREATE DATABASE copied",
+        "DROP DATABASE copied",
+        "VACUUM FULL pg_class",
+        "CHECKPOINT",
+    ] {
+        assert_eq!(query(&mut session, sql).error, None, "{sql}");
+    }
+    session.shutdown().unwrap();
+
+    // Opened again by its path: the lower layer is recorded in the root.
+    let (mut session, _) =
+        BackendSession::start(&artifacts, root.path(), &SessionOptions::default()).unwrap();
+    assert_eq!(
+        scalar(&query(&mut session, "SELECT v FROM kept")),
+        "written"
+    );
+    assert_eq!(
+        scalar(&query(
+            &mut session,
+            "SELECT count(*) FROM pg_class WHERE relname = 'pg_class'"
+        )),
+        "1"
+    );
+    assert_eq!(
+        scalar(&query(&mut session, "SELECT count(*) FROM pg_database")),
+        "3"
+    );
+    session.shutdown().unwrap();
+
+    let copied = files(root.path());
+    assert!(
+        copied.len() < template_files.len() / 2,
+        "{} of the template's {} files were copied",
+        copied.len(),
+        template_files.len()
+    );
+    // VACUUM FULL rewrote pg_class: its old file is hidden, not deleted.
+    assert!(copied.iter().any(|f| f.contains(".pglite-whiteout.")));
+    assert_eq!(
+        files(cache.dir()),
+        template_files,
+        "the template is untouched"
+    );
+    let path = root.path().to_path_buf();
+    drop(root);
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_persistent_root_is_a_full_copy() {
+    let artifacts = Artifacts::from_build_output().unwrap();
+    let cache = TemplateCache::open(&artifacts).unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    cache.create_data_dir(&data).unwrap();
+    assert_eq!(files(&data), files(cache.dir()));
+    let (mut session, _) =
+        BackendSession::start(&artifacts, &data, &SessionOptions::default()).unwrap();
+    assert_eq!(scalar(&query(&mut session, "SELECT 1")), "1");
+    session.shutdown().unwrap();
 }

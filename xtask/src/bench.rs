@@ -7,8 +7,12 @@
 //! - `api`: the round trip of `SELECT $1::int4 + 1` through the direct API,
 //!   an in-process tokio-postgres client and a native PostgreSQL 15 over a
 //!   Unix socket, measured in the same run with everything on one CPU.
+//! - `fs`: wasmer-wasix's stock host filesystem against ours ([`fs`]).
+
+mod fs;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
@@ -23,31 +27,45 @@ pub fn run(layout: &Layout, suite: &str) -> Result<()> {
     match suite {
         "cold" => cold(layout),
         "api" => api(layout),
-        other => bail!("unknown bench suite `{other}` (suites: cold, api)"),
+        "fs" => fs::run(layout),
+        other => bail!("unknown bench suite `{other}` (suites: cold, api, fs)"),
     }
 }
 
-fn cold(layout: &Layout) -> Result<()> {
+/// Builds an example of the runtime crate; returns its executable.
+fn build_example(layout: &Layout, name: &str, features: &[&str]) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(&cargo)
-        .current_dir(&layout.workspace)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "pglite-runtime",
-            "--example",
-            "first_query",
-        ])
-        .status()?;
-    if !status.success() {
-        bail!("building the first_query example failed");
+    let mut command = Command::new(&cargo);
+    command.current_dir(&layout.workspace).args([
+        "build",
+        "--quiet",
+        "-p",
+        "pglite-runtime",
+        "--example",
+        name,
+    ]);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
     }
-    let exe = layout
+    if !command.status()?.success() {
+        bail!("building the {name} example failed");
+    }
+    Ok(layout
         .work
         .parent()
         .context("work dir has no parent")?
-        .join("debug/examples/first_query");
+        .join("debug/examples")
+        .join(name))
+}
+
+/// The median of `values` (which must not be empty).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    (values[(values.len() - 1) / 2] + values[values.len() / 2]) / 2.0
+}
+
+fn cold(layout: &Layout) -> Result<()> {
+    let exe = build_example(layout, "first_query", &[])?;
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for _ in 0..RUNS {
         let started = Instant::now();
@@ -76,8 +94,7 @@ fn cold(layout: &Layout) -> Result<()> {
     }
     println!("cold start, new temporary database, first SELECT 1 ({RUNS} runs, medians):");
     for (name, mut values) in samples {
-        values.sort_by(f64::total_cmp);
-        let median = (values[(values.len() - 1) / 2] + values[values.len() / 2]) / 2.0;
+        let median = median(&mut values);
         println!(
             "  {name:<16} {median:>9.2}   (min {:.2}, max {:.2})",
             values[0],

@@ -21,6 +21,7 @@ commands:
   check                        fast recipe consistency checks
   bench cold                   process start to first query on a new database
   bench api                    query round trip: direct API, in-process client, native PG
+  bench fs                     wasmer-wasix's stock filesystem against ours
   test [ARGS...]               toolchain (if missing), fetch, build, then
                                `cargo test --workspace ARGS...`
 ";

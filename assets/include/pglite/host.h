@@ -26,12 +26,4 @@ int			pglite_host_write(const void *buf, int len);
 __attribute__((import_module("pglite"), import_name("input_pending")))
 int			pglite_host_input_pending(void);
 
-/*
- * Makes the file or directory at the absolute guest path durable on the
- * host (fsync, or fdatasync when datasync is nonzero). Returns 0, or an
- * errno value.
- */
-__attribute__((import_module("pglite"), import_name("sync")))
-int			pglite_host_sync(const char *path, int len, int datasync);
-
 #endif

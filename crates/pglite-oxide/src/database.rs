@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use pglite_runtime::{Artifacts, BackendSession, SessionOptions};
+use pglite_runtime::{Artifacts, BackendSession, SessionOptions, TemplateCache, TemporaryRoot};
 use postgres_protocol::message::backend::Message;
 
 use crate::backend::Backend;
@@ -39,7 +39,24 @@ pub struct Pglite {
     user: String,
     /// The data directory of a temporary database: removed last, after the
     /// backend has shut down.
-    _temporary: Option<tempfile::TempDir>,
+    _temporary: Option<Temporary>,
+}
+
+/// A temporary database's directory, removed when dropped.
+enum Temporary {
+    /// Copy-on-write over the template: nothing is copied up front.
+    Root(TemporaryRoot),
+    /// Without a template: a directory initdb fills.
+    Dir(tempfile::TempDir),
+}
+
+impl Temporary {
+    fn data_dir(&self) -> PathBuf {
+        match self {
+            Temporary::Root(root) => root.path().to_path_buf(),
+            Temporary::Dir(dir) => dir.path().join("data"),
+        }
+    }
 }
 
 impl Pglite {
@@ -238,11 +255,19 @@ impl Builder {
         };
         let (data_dir, temporary) = match &self.location {
             Location::Temporary => {
-                let dir = tempfile::Builder::new()
-                    .prefix("pglite-")
-                    .tempdir()
-                    .map_err(|e| Error::Config(format!("creating a temporary directory: {e}")))?;
-                (dir.path().join("data"), Some(dir))
+                let temporary = if artifacts.template().is_some() {
+                    Temporary::Root(TemplateCache::open(&artifacts)?.temporary_root()?)
+                } else {
+                    Temporary::Dir(
+                        tempfile::Builder::new()
+                            .prefix("pglite-")
+                            .tempdir()
+                            .map_err(|e| {
+                                Error::Config(format!("creating a temporary directory: {e}"))
+                            })?,
+                    )
+                };
+                (temporary.data_dir(), Some(temporary))
             }
             Location::Path(path) => (path.clone(), None),
             Location::App {
@@ -255,7 +280,10 @@ impl Builder {
                 (dirs.data_dir().join("pgdata"), None)
             }
         };
-        crate::data_dir::prepare(&artifacts, &data_dir)?;
+        // A copy-on-write root is a database already.
+        if !matches!(temporary, Some(Temporary::Root(_))) {
+            crate::data_dir::prepare(&artifacts, &data_dir)?;
+        }
         let relaxed = self.relaxed_durability.unwrap_or(temporary.is_some());
         let options = SessionOptions {
             database: self.database.clone(),

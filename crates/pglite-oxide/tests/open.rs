@@ -28,7 +28,9 @@ fn a_path_database_keeps_its_data_across_opens() {
 fn temporary_databases_vanish_on_drop() {
     let db = Pglite::temporary().unwrap();
     let dir = db.data_dir().to_path_buf();
-    assert!(dir.join("PG_VERSION").is_file());
+    // Copy-on-write over the template: the directory holds only what the
+    // database changed, not necessarily PG_VERSION.
+    assert!(dir.is_dir());
     drop(db);
     assert!(!dir.exists());
 }
@@ -48,7 +50,7 @@ fn builder_options_apply() {
     let row = db
         .query_one(
             "SELECT current_database()::text, current_user::text, current_setting('work_mem'), \
-                    current_setting('application_name'), current_setting('fsync')",
+                    current_setting('application_name')",
             &[],
         )
         .unwrap();
@@ -56,7 +58,9 @@ fn builder_options_apply() {
     assert_eq!(row.get::<_, String>(1), "alice");
     assert_eq!(row.get::<_, String>(2), "12MB");
     assert_eq!(row.get::<_, String>(3), "builder-test");
-    assert_eq!(row.get::<_, String>(4), "off");
+    // Relaxed durability lives in the runtime's filesystem layer (its syncs
+    // do nothing), not in PostgreSQL's settings; the runtime's tests count
+    // the syncs.
     db.close().unwrap();
     // Reopened: the database and role exist now.
     let mut db = Pglite::builder()
@@ -70,11 +74,6 @@ fn builder_options_apply() {
         .unwrap()
         .get(0);
     assert_eq!(user, "alice");
-    let fsync: String = db
-        .query_one("SELECT current_setting('fsync')", &[])
-        .unwrap()
-        .get(0);
-    assert_eq!(fsync, "on");
 }
 
 #[test]

@@ -82,7 +82,8 @@ fn empty_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates `dir` (owner-only), or accepts it if it exists and is empty.
+/// Creates `dir` (owner-only), or accepts it if it exists and is empty
+/// and makes it owner-only, as initdb does.
 pub(super) fn create_root(dir: &Path) -> Result<Cleanup> {
     match dir_builder().create(dir) {
         Ok(()) => Ok(Cleanup {
@@ -100,6 +101,9 @@ pub(super) fn create_root(dir: &Path) -> Result<Cleanup> {
                     io::Error::new(io::ErrorKind::AlreadyExists, "the directory is not empty"),
                 ));
             }
+            #[cfg(unix)]
+            fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .map_err(|e| Error::io("setting permissions of", dir, e))?;
             Ok(Cleanup {
                 dir: dir.to_path_buf(),
                 created: false,
@@ -146,7 +150,7 @@ pub(super) fn write_version_file(dir: &Path) -> Result<()> {
 /// Syncs every file and directory under `dir`, then `dir` itself and its
 /// parent (which holds `dir`'s entry). Directories are synced after their
 /// contents.
-pub(super) fn sync_tree(dir: &Path) -> Result<()> {
+pub(crate) fn sync_tree(dir: &Path) -> Result<()> {
     sync_dir_recursive(dir)?;
     let parent = match dir.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,

@@ -7,11 +7,8 @@ use super::*;
 /// Runs `sql` (one statement per line) in a single-user backend on
 /// `database`; returns the values the statements printed, in order.
 fn single_user(artifacts: &Artifacts, dir: &Path, database: &str, sql: &str) -> Vec<String> {
-    // -F: directory fsync fails under wasmer-wasix (EISDIR), which would
-    // PANIC the shutdown checkpoint; this test is not about durability.
     let args: Vec<String> = [
         "--single",
-        "-F",
         "-O",
         "-c",
         "exit_on_error=true",
@@ -21,8 +18,14 @@ fn single_user(artifacts: &Artifacts, dir: &Path, database: &str, sql: &str) -> 
     ]
     .map(String::from)
     .to_vec();
-    let mut backend = BackendInstance::new(artifacts, dir, &args, sql.as_bytes().to_vec())
-        .unwrap_or_else(|err| panic!("starting a single-user backend: {err}"));
+    let mut backend = BackendInstance::new(
+        artifacts,
+        dir,
+        crate::fs::Durability::Full,
+        &args,
+        sql.as_bytes().to_vec(),
+    )
+    .unwrap_or_else(|err| panic!("starting a single-user backend: {err}"));
     let outcome = backend.call("pgl_main");
     let (stdout, stderr) = (backend.stdout.text(), backend.stderr.text());
     backend.close();

@@ -24,6 +24,8 @@ pub struct Reply {
     pub tags: Vec<String>,
     /// SQLSTATE of the error, if one was reported.
     pub error: Option<String>,
+    /// The error's message.
+    pub message: Option<String>,
     /// The transaction status of the closing ReadyForQuery.
     pub status: u8,
 }
@@ -60,9 +62,11 @@ pub fn parse(bytes: &[u8]) -> Reply {
             backend::Message::ErrorResponse(body) => {
                 let mut fields = body.fields();
                 while let Some(field) = fields.next().expect("error fields") {
-                    if field.type_() == b'C' {
-                        reply.error =
-                            Some(String::from_utf8_lossy(field.value_bytes()).into_owned());
+                    let value = Some(String::from_utf8_lossy(field.value_bytes()).into_owned());
+                    match field.type_() {
+                        b'C' => reply.error = value,
+                        b'M' => reply.message = value,
+                        _ => {}
                     }
                 }
             }

@@ -1,0 +1,234 @@
+//! Data directories ("roots") from the template that `cargo xtask
+//! template` packs at build time.
+//!
+//! The archive is unpacked once per machine into a read-only
+//! [`TemplateCache`] under the user's cache directory. From it:
+//! - a [`TemporaryRoot`] is an empty directory that records the cache as
+//!   its lower layer: the filesystem layer serves it copy-on-write, so it
+//!   costs a directory and a small file, and each database file is copied
+//!   only when first written;
+//! - a persistent data directory is a full copy (`copy_file_range`, a
+//!   reflink where the filesystem can), which depends on nothing else: a
+//!   database opened again later by path must not need a cache that may
+//!   have been cleaned away.
+//!
+//! See docs/decisions/0006-filesystem-layer.md.
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::artifacts::Artifacts;
+use crate::fs::RESERVED_PREFIX;
+use crate::{Error, Result};
+
+/// The template's file name among the artifacts.
+pub const TEMPLATE_FILE: &str = "template.tar.zst";
+
+/// In a copy-on-write root: the absolute path of its lower layer. The
+/// reserved prefix keeps it out of the guest's sight and reach.
+fn lower_marker(root: &Path) -> PathBuf {
+    root.join(format!("{RESERVED_PREFIX}lower"))
+}
+
+/// The unpacked, read-only template data directory.
+#[derive(Debug, Clone)]
+pub struct TemplateCache {
+    dir: PathBuf,
+}
+
+impl TemplateCache {
+    /// The template of `artifacts`, unpacked on first use.
+    pub fn open(artifacts: &Artifacts) -> Result<Self> {
+        let archive = artifacts.template().ok_or_else(|| Error::Artifacts {
+            dir: artifacts.dir().to_path_buf(),
+            problem: format!("no {TEMPLATE_FILE}; run `cargo xtask template`"),
+        })?;
+        Self::open_archive(&archive)
+    }
+
+    /// The template packed in `archive`, unpacked on first use into the
+    /// user's cache directory (keyed by the archive's sha256).
+    pub fn open_archive(archive: &Path) -> Result<Self> {
+        let bytes = fs::read(archive).map_err(|e| Error::io("reading", archive, e))?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        let base = cache_base().join("templates");
+        let dir = base.join(&digest);
+        if dir.join("PG_VERSION").is_file() {
+            return Ok(Self { dir });
+        }
+        fs::create_dir_all(&base).map_err(|e| Error::io("creating", &base, e))?;
+        let partial = tempfile::Builder::new()
+            .prefix(&format!("{digest}.partial-"))
+            .tempdir_in(&base)
+            .map_err(|e| Error::io("creating a directory in", &base, e))?;
+        let unpacked = partial.path().join("data");
+        unpack(archive, &bytes, &unpacked)?;
+        set_modes(&unpacked, 0o500, 0o400)?;
+        match fs::rename(&unpacked, &dir) {
+            Ok(()) => {}
+            // Another process unpacked it first: use theirs.
+            Err(_) if dir.join("PG_VERSION").is_file() => {
+                set_modes(&unpacked, 0o700, 0o600)?;
+            }
+            Err(e) => return Err(Error::io("renaming into place", &dir, e)),
+        }
+        Ok(Self { dir })
+    }
+
+    /// The unpacked data directory (read-only).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A new temporary database over the template (copy-on-write), removed
+    /// when the returned value is dropped.
+    pub fn temporary_root(&self) -> Result<TemporaryRoot> {
+        let temp = tempfile::Builder::new()
+            .prefix("pglite-")
+            .tempdir()
+            .map_err(|e| Error::io("creating a directory in", std::env::temp_dir(), e))?;
+        fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io("setting permissions of", temp.path(), e))?;
+        let marker = lower_marker(temp.path());
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&marker)
+            .and_then(|mut f| f.write_all(self.dir.as_os_str().as_encoded_bytes()))
+            .map_err(|e| Error::io("writing", &marker, e))?;
+        Ok(TemporaryRoot { dir: temp })
+    }
+
+    /// A new persistent data directory at `dest` (which must not exist): a
+    /// full copy of the template, synced to disk. On failure nothing is
+    /// left at `dest`.
+    pub fn create_data_dir(&self, dest: &Path) -> Result<()> {
+        if dest.exists() {
+            return Err(Error::io(
+                "creating data directory",
+                dest,
+                io::ErrorKind::AlreadyExists.into(),
+            ));
+        }
+        let result = copy_tree(&self.dir, dest)
+            .map_err(|e| Error::io("copying the template to", dest, e))
+            .and_then(|()| crate::initdb::sync_tree(dest));
+        if result.is_err() {
+            let _ = fs::remove_dir_all(dest);
+        }
+        result
+    }
+}
+
+/// A temporary database directory, deleted on drop. End its sessions first.
+#[derive(Debug)]
+pub struct TemporaryRoot {
+    dir: tempfile::TempDir,
+}
+
+impl TemporaryRoot {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Unpacks the template `archive` into a new persistent data directory
+/// `dest`, which must not exist (see [`TemplateCache::create_data_dir`]).
+pub fn create_data_dir_from_template(archive: &Path, dest: &Path) -> Result<()> {
+    TemplateCache::open_archive(archive)?.create_data_dir(dest)
+}
+
+/// The lower layer a root was made over, if it is a copy-on-write root.
+pub(crate) fn lower_layer(root: &Path) -> Result<Option<PathBuf>> {
+    let marker = lower_marker(root);
+    let bytes = match fs::read(&marker) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("reading", &marker, e)),
+    };
+    let lower = PathBuf::from(std::ffi::OsStr::from_bytes(&bytes));
+    if !lower.join("PG_VERSION").is_file() {
+        return Err(Error::io(
+            "opening the template layer of",
+            root,
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} is gone", lower.display()),
+            ),
+        ));
+    }
+    Ok(Some(lower))
+}
+
+fn cache_base() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("pglite-oxide")
+}
+
+fn unpack(archive: &Path, bytes: &[u8], dest: &Path) -> Result<()> {
+    let corrupt = |e: io::Error| Error::Template {
+        archive: archive.to_path_buf(),
+        problem: e.to_string(),
+    };
+    let decoder = zstd::Decoder::new(bytes).map_err(corrupt)?;
+    fs::create_dir(dest).map_err(|e| Error::io("creating", dest, e))?;
+    // tar refuses entries that would land outside `dest`.
+    tar::Archive::new(decoder).unpack(dest).map_err(corrupt)?;
+    if !dest.join("PG_VERSION").is_file() || !dest.join("global/pg_control").is_file() {
+        return Err(Error::Template {
+            archive: archive.to_path_buf(),
+            problem: "it does not hold a PostgreSQL data directory".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Sets every directory under `dir` (and `dir`) to `dir_mode`, every file
+/// to `file_mode`; directories last, so a read-only mode does not lock the
+/// walk out.
+fn set_modes(dir: &Path, dir_mode: u32, file_mode: u32) -> Result<()> {
+    let set = |path: &Path, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io("setting permissions of", path, e))
+    };
+    set(dir, 0o700)?;
+    for entry in fs::read_dir(dir).map_err(|e| Error::io("reading", dir, e))? {
+        let entry = entry.map_err(|e| Error::io("reading", dir, e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| Error::io("stat", &path, e))?;
+        if kind.is_dir() {
+            set_modes(&path, dir_mode, file_mode)?;
+        } else if kind.is_file() {
+            set(&path, file_mode)?;
+        }
+    }
+    set(dir, dir_mode)
+}
+
+/// Copies the tree `from` to the new directory `to` with PostgreSQL's
+/// modes (0700 directories, 0600 files).
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    fs::DirBuilder::new().mode(0o700).create(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            fs::copy(entry.path(), &target)?;
+            fs::set_permissions(&target, fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
