@@ -273,3 +273,28 @@ fn file_errors_reach_the_backend_with_their_errno() {
     assert_eq!(scalar(&query(&mut session, "SELECT 1")), "1");
     session.shutdown().expect("clean shutdown");
 }
+
+#[test]
+fn open_datasync_wal_writes_are_synced() {
+    let (_temp, data) = new_database();
+    // PostgreSQL then opens its WAL with O_DSYNC and never calls fdatasync:
+    // the layer syncs after each write, which wasix would not.
+    let options = SessionOptions {
+        settings: vec![("wal_sync_method".into(), "open_datasync".into())],
+        ..SessionOptions::default()
+    };
+    let (mut session, _) = BackendSession::start(&artifacts(), &data, &options).expect("start");
+    assert_eq!(
+        scalar(&query(&mut session, "SHOW wal_sync_method")),
+        "open_datasync"
+    );
+    query(&mut session, "CREATE TABLE s (v int)");
+    let before = session.sync_counts();
+    query(&mut session, "INSERT INTO s VALUES (1)");
+    let after = session.sync_counts();
+    assert!(
+        after.files_data > before.files_data,
+        "an O_DSYNC WAL write is synced: {before:?} -> {after:?}"
+    );
+    session.shutdown().expect("clean shutdown");
+}
