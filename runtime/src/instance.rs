@@ -74,7 +74,7 @@ impl BackendInstance {
         stdin: Vec<u8>,
     ) -> Result<Self> {
         let _entered = tokio_runtime()?.enter();
-        let module = engine::module(&artifacts.wasm())?;
+        let module = engine::module(artifacts)?;
         let data = DataLayers {
             dir: data_dir.to_path_buf(),
             lower: roots::lower_layer(data_dir)?,

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
+use xtask::aot::AotOptions;
 use xtask::build::BuildOptions;
 use xtask::layout::Layout;
+use xtask::recipes::AotEngine;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -18,7 +20,16 @@ commands:
                                build PostgreSQL for wasm32-wasip1 into the work dir
   template                     the initial data directory, made by the built
                                backend's initdb: out/template.tar.zst
-  check                        fast recipe consistency checks
+  aot [--engine cranelift|llvm] [--out DIR] [--force]
+                               native code for recipes/targets.toml (this
+                               machine's targets): out/aot/<triple>/*.wasmu
+  package                      deterministic .tar.zst archives of the runtime
+                               files, template and AOT code into the crates,
+                               manifests/assets.lock.toml, generated Rust
+  assets build                 fetch, build, aot, template, package in one
+  check                        fast checks: recipes, committed artifacts
+                               against the manifest, stale inputs, generated
+                               Rust
   bench cold                   process start to first query on a new database
   bench api                    query round trip: direct API, in-process client, native PG
   bench fs                     wasmer-wasix's stock filesystem against ours
@@ -46,6 +57,8 @@ fn run(args: &[String]) -> Result<()> {
         ["fetch"] => xtask::fetch::fetch(&layout),
         ["build", flags @ ..] => xtask::build::run(&layout, &build_options(&layout, flags)?),
         ["template"] => xtask::template::run(&layout),
+        ["aot", flags @ ..] => xtask::aot::run(&layout, &aot_options(flags)?).map(|_| ()),
+        ["package"] => xtask::package::run(&layout),
         ["check"] => xtask::check::check(&layout),
         ["bench", suite] => xtask::bench::run(&layout, suite),
         ["test", rest @ ..] => xtask::test::run(
@@ -58,6 +71,26 @@ fn run(args: &[String]) -> Result<()> {
         }
         _ => bail!("unknown command `{}`\n\n{USAGE}", words.join(" ")),
     }
+}
+
+fn aot_options(flags: &[&str]) -> Result<AotOptions> {
+    let mut options = AotOptions::default();
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        match *flag {
+            "--engine" => match flags.next() {
+                Some(name) => options.engine = Some(AotEngine::parse(name)?),
+                None => bail!("--engine needs cranelift or llvm"),
+            },
+            "--out" => match flags.next() {
+                Some(path) => options.out = Some(PathBuf::from(path)),
+                None => bail!("--out needs a directory"),
+            },
+            "--force" => options.force = true,
+            other => bail!("unknown aot option `{other}`\n\n{USAGE}"),
+        }
+    }
+    Ok(options)
 }
 
 fn build_options(layout: &Layout, flags: &[&str]) -> Result<BuildOptions> {
