@@ -1,5 +1,7 @@
 //! `cargo xtask bench <suite>`: benchmarks that print figures from one run.
 //!
+//! - `engines`: the AOT code of Cranelift and LLVM side by side
+//!   ([`engines`]).
 //! - `cold`: process start to the first `SELECT 1` answered on a new
 //!   temporary database (from the template), run as a fresh process ten
 //!   times; prints the median of the wall time and of each stage the
@@ -21,6 +23,9 @@ use anyhow::{bail, Context, Result};
 use crate::layout::Layout;
 use crate::native::NativePostgres;
 
+mod anatomy;
+mod engines;
+
 const RUNS: usize = 10;
 
 pub fn run(layout: &Layout, suite: &str) -> Result<()> {
@@ -28,7 +33,8 @@ pub fn run(layout: &Layout, suite: &str) -> Result<()> {
         "cold" => cold(layout),
         "api" => api(layout),
         "fs" => fs::run(layout),
-        other => bail!("unknown bench suite `{other}` (suites: cold, api, fs)"),
+        "engines" => engines::run(layout),
+        other => bail!("unknown bench suite `{other}` (suites: cold, api, fs, engines)"),
     }
 }
 
