@@ -22,8 +22,8 @@ pub(crate) mod embedded {
 
     const TEMPLATE: EmbeddedArchive = EmbeddedArchive {
         name: "template",
-        sha256: "af3031472da8e5a1dad3a0bbefd321c1b1761fa9a417d18929f9b5668ba72f35",
-        size: 1413125,
+        sha256: "05fec0a1604583b2a9d5f934132f5a9db1b28ffe2d31de0b9727f7d45f510794",
+        size: 1412417,
         bytes: include_bytes!("../artifacts/template.tar.zst"),
         placement: Placement::File("template.tar.zst"),
     };

@@ -27,6 +27,7 @@ mod instance;
 #[cfg(feature = "cranelift")]
 mod module_cache;
 mod receipt;
+mod reproducible;
 mod roots;
 mod session;
 
