@@ -82,7 +82,7 @@ pub fn run(layout: &Layout, options: &AotOptions) -> Result<Vec<Compiled>> {
                 format!("reading {}: run `cargo xtask build`", wasm_path.display())
             })?;
             let path = artifact_path(&dir, &target.triple, &module.name);
-            let fingerprint = aot_fingerprint(engine, target, &wasm);
+            let fingerprint = aot_fingerprint(engine, target, &wasm, &path);
             let stamp = layout.stamps().join(format!(
                 "aot-{}-{}-{}.fingerprint",
                 engine.name(),
@@ -134,9 +134,11 @@ pub fn run(layout: &Layout, options: &AotOptions) -> Result<Vec<Compiled>> {
     Ok(compiled)
 }
 
-/// Everything an artifact depends on.
-fn aot_fingerprint(engine: AotEngine, target: &AotTarget, wasm: &[u8]) -> String {
+/// Everything an artifact depends on, and where it is (one stamp serves
+/// every output directory).
+fn aot_fingerprint(engine: AotEngine, target: &AotTarget, wasm: &[u8], path: &Path) -> String {
     let mut fp = Fingerprint::new("aot");
+    fp.add_str("path", &path.display().to_string());
     fp.add_str("module", &sha256_bytes(wasm))
         .add_str("engine", engine.name())
         .add_str("engine-settings", ENGINE_SETTINGS)

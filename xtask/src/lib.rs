@@ -6,6 +6,7 @@
 
 pub mod aot;
 pub mod apt_sources;
+pub mod assets;
 pub mod bench;
 pub mod build;
 pub mod check;

@@ -8,7 +8,9 @@
 //! - the generated Rust that embeds them (see [`crate::codegen`]).
 //!
 //! Archives are deterministic ([`crate::pack`]); a file whose bytes did not
-//! change is not rewritten.
+//! change is not rewritten. With `--verify` nothing is written: the archives
+//! made now must be byte-identical to the committed ones (CI rebuilds
+//! everything from source and runs this).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,7 +28,7 @@ use crate::recipes::{TargetsRecipe, ToolchainRecipe};
 /// The runtime archive's top-level entries in the build output.
 const RUNTIME_ROOTS: [&str; 3] = ["postgres.wasm", "share", "lib"];
 
-pub fn run(layout: &Layout) -> Result<()> {
+pub fn run(layout: &Layout, verify: bool) -> Result<()> {
     let targets = TargetsRecipe::load(&layout.recipe("targets.toml"))?;
     let out = layout.out();
     let ws = &layout.workspace;
@@ -47,10 +49,28 @@ pub fn run(layout: &Layout) -> Result<()> {
     }
 
     let mut artifacts = Vec::new();
+    let mut differences = Vec::new();
+    let mut emit = |name: &str, rel: &str, bytes: &[u8]| -> Result<ArtifactEntry> {
+        if verify {
+            let committed = std::fs::read(ws.join(rel)).unwrap_or_default();
+            if committed != bytes {
+                differences.push(format!(
+                    "{rel}: built {} bytes (sha256 {}), committed {} bytes (sha256 {})",
+                    bytes.len(),
+                    sha256_bytes(bytes),
+                    committed.len(),
+                    sha256_bytes(&committed)
+                ));
+            }
+            Ok(entry(name, rel, bytes))
+        } else {
+            write_artifact(ws, name, rel, bytes)
+        }
+    };
     let runtime = compress_cached(layout, &crate::pack::tar_paths(&out, &RUNTIME_ROOTS)?)?;
-    artifacts.push(write_artifact(ws, "runtime", RUNTIME_ARCHIVE, &runtime)?);
+    artifacts.push(emit("runtime", RUNTIME_ARCHIVE, &runtime)?);
     let template = std::fs::read(&template)?;
-    artifacts.push(write_artifact(ws, "template", TEMPLATE_ARCHIVE, &template)?);
+    artifacts.push(emit("template", TEMPLATE_ARCHIVE, &template)?);
 
     let host = wasmer::sys::Triple::host().to_string();
     for target in &targets.target {
@@ -73,8 +93,7 @@ pub fn run(layout: &Layout) -> Result<()> {
             }
             let wasm_sha = sha256_file(&out.join(&module.wasm))?;
             let bytes = compress_cached(layout, &crate::pack::tar_file(&file)?)?;
-            let mut entry = write_artifact(
-                ws,
+            let mut entry = emit(
                 &aot_artifact_name(target, &module.name),
                 &aot_archive(target, &module.name),
                 &bytes,
@@ -86,6 +105,19 @@ pub fn run(layout: &Layout) -> Result<()> {
         }
     }
 
+    if verify {
+        if !differences.is_empty() {
+            bail!(
+                "the artifacts built from this tree differ from the committed ones:\n  {}",
+                differences.join("\n  ")
+            );
+        }
+        println!(
+            "verified: {} archives built from this tree are byte-identical to the committed ones",
+            artifacts.len()
+        );
+        return Ok(());
+    }
     let files = input_files(layout)?;
     let toolchain = installed_toolchain(layout)?;
     let wasmer = pglite_runtime::engine::WASMER_VERSION.to_string();
@@ -148,7 +180,11 @@ fn installed_toolchain(layout: &Layout) -> Result<BTreeMap<String, String>> {
 
 fn write_artifact(ws: &Path, name: &str, rel: &str, bytes: &[u8]) -> Result<ArtifactEntry> {
     write_if_changed(&ws.join(rel), bytes)?;
-    Ok(ArtifactEntry {
+    Ok(entry(name, rel, bytes))
+}
+
+fn entry(name: &str, rel: &str, bytes: &[u8]) -> ArtifactEntry {
+    ArtifactEntry {
         name: name.to_string(),
         path: rel.to_string(),
         size: bytes.len() as u64,
@@ -156,7 +192,7 @@ fn write_artifact(ws: &Path, name: &str, rel: &str, bytes: &[u8]) -> Result<Arti
         target: None,
         module: None,
         module_sha256: None,
-    })
+    }
 }
 
 /// Writes `bytes` unless the file already holds exactly them.
