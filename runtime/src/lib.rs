@@ -41,8 +41,8 @@ pub use embedded::CACHE_DIR_ENV;
 pub use error::Error;
 pub use fs::SyncCounts;
 pub use initdb::{initdb, InitOptions};
-pub use roots::{create_data_dir_from_template, TemplateCache, TemporaryRoot, TEMPLATE_FILE};
 pub use receipt::Verification;
+pub use roots::{create_data_dir_from_template, TemplateCache, TemporaryRoot, TEMPLATE_FILE};
 pub use session::{BackendSession, Peer, SessionOptions};
 
 /// Result of this crate's operations.

@@ -23,18 +23,23 @@ commands:
   aot [--engine cranelift|llvm] [--out DIR] [--force]
                                native code for recipes/targets.toml (this
                                machine's targets): out/aot/<triple>/*.wasmu
-  package                      deterministic .tar.zst archives of the runtime
+  package [--verify]           deterministic .tar.zst archives of the runtime
                                files, template and AOT code into the crates,
-                               manifests/assets.lock.toml, generated Rust
+                               manifests/assets.lock.toml, generated Rust;
+                               --verify: write nothing, fail unless the
+                               committed archives are byte-identical
   assets build                 fetch, build, aot, template, package in one
   check                        fast checks: recipes, committed artifacts
                                against the manifest, stale inputs, generated
                                Rust
-  bench cold                   process start to first query on a new database
+  bench cold                   new temporary databases: spawn to first result,
+                               a warm second one, native PostgreSQL beside
   bench api                    query round trip: direct API, in-process client, native PG
   bench fs                     wasmer-wasix's stock filesystem against ours
-  test [ARGS...]               toolchain (if missing), fetch, build, then
-                               `cargo test --workspace ARGS...`
+  bench engines|sizes          Cranelift and LLVM AOT code compared; sizes only
+  test [ARGS...]               toolchain (if missing), fetch, build, aot,
+                               template, then `cargo test --workspace ARGS...`
+                               on the build output
 ";
 
 fn main() -> ExitCode {
@@ -58,9 +63,15 @@ fn run(args: &[String]) -> Result<()> {
         ["build", flags @ ..] => xtask::build::run(&layout, &build_options(&layout, flags)?),
         ["template"] => xtask::template::run(&layout),
         ["aot", flags @ ..] => xtask::aot::run(&layout, &aot_options(flags)?).map(|_| ()),
-        ["package"] => xtask::package::run(&layout),
+        ["package"] => xtask::package::run(&layout, false),
+        ["package", "--verify"] => xtask::package::run(&layout, true),
+        ["assets", "build"] => xtask::assets::build(&layout),
         ["check"] => xtask::check::check(&layout),
         ["bench", suite] => xtask::bench::run(&layout, suite),
+        // Hidden: one engine's measurements, in a process of its own.
+        ["bench", "engine-worker", _engine, path] => {
+            xtask::bench::engine_worker(&layout, std::path::Path::new(path))
+        }
         ["test", rest @ ..] => xtask::test::run(
             &layout,
             &rest.iter().map(|s| s.to_string()).collect::<Vec<_>>(),

@@ -1,15 +1,14 @@
 //! What a serialized Wasmer module is made of: machine code, relocations,
 //! trap and address maps, unwind tables, the module's data segments, and
 //! the rest (module metadata, names, archive overhead). Sizes of lists are
-//! element counts times their in-memory element size: close to, not exactly,
-//! their archived size.
+//! element counts times their archived element size.
 
 use std::mem::size_of;
 
 use anyhow::{bail, Context, Result};
 use wasmer_compiler::serialize::{SerializableCompilation, SerializableModule};
-use wasmer_compiler::types::address_map::InstructionAddressMap;
-use wasmer_compiler::types::relocation::Relocation;
+use wasmer_compiler::types::address_map::ArchivedInstructionAddressMap;
+use wasmer_compiler::types::relocation::ArchivedRelocation;
 use wasmer_types::TrapInformation;
 
 /// One line of the breakdown.
@@ -59,7 +58,7 @@ pub fn anatomy(bytes: &[u8]) -> Result<Vec<Part>> {
             .sum::<usize>();
     part(
         "relocations",
-        relocations * size_of::<Relocation>(),
+        relocations * size_of::<ArchivedRelocation>(),
         relocations,
     );
     let traps: usize = c.function_frame_info.values().map(|f| f.traps.len()).sum();
@@ -71,7 +70,7 @@ pub fn anatomy(bytes: &[u8]) -> Result<Vec<Part>> {
         .sum();
     part(
         "address map (wasm offset per instruction)",
-        addresses * size_of::<InstructionAddressMap>(),
+        addresses * size_of::<ArchivedInstructionAddressMap>(),
         addresses,
     );
     part(

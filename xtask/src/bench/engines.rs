@@ -1,10 +1,11 @@
-//! `cargo xtask bench engines`: the AOT code of each compiler, side by side
-//! in one process: load time (deserialize), backend start, per-statement
-//! latency and heavier SQL. Workloads alternate between the engines, so a
-//! change in the machine's load affects both alike.
+//! `cargo xtask bench engines`: the AOT code of each compiler, side by side:
+//! size and what it is made of, load time (deserialize), backend start,
+//! per-statement latency, errors, and heavier SQL.
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use bytes::BytesMut;
@@ -41,7 +42,7 @@ const WORKLOADS: &[Workload] = &[
         name: "failing statement (per statement)",
         setup: "",
         run: "SELECT 1 / 0",
-        repeat: 100,
+        repeat: 10,
     },
     Workload {
         name: "CREATE TABLE AS 200k rows (md5)",
@@ -74,9 +75,9 @@ const WORKLOADS: &[Workload] = &[
         repeat: 1,
     },
     Workload {
-        name: "caught errors x200 (longjmp)",
+        name: "caught errors x20 (longjmp)",
         setup: "",
-        run: "DO $$DECLARE n int := 0; BEGIN FOR i IN 1..200 LOOP \
+        run: "DO $$DECLARE n int := 0; BEGIN FOR i IN 1..20 LOOP \
               BEGIN PERFORM 1 / (i - i); EXCEPTION WHEN division_by_zero THEN n := n + 1; END; \
               END LOOP; END$$",
         repeat: 1,
@@ -90,9 +91,28 @@ const WORKLOADS: &[Workload] = &[
     },
 ];
 
-const SAMPLES: usize = 5;
+/// Samples of each measurement per process.
+const SAMPLES: usize = 3;
+
+/// Each engine runs in its own process, twice, alternating: the system
+/// unwinder's table of registered code is process-wide, and LLVM's code
+/// registers one entry per function, which slows every exception in the
+/// process, whichever engine raised it.
+const ROUNDS: usize = 2;
 
 pub fn run(layout: &Layout) -> Result<()> {
+    let engines = artifacts(layout)?;
+    print_sizes(&engines)?;
+    compare(&engines)
+}
+
+/// Only the sizes and what the artifacts are made of (`bench sizes`).
+pub fn sizes(layout: &Layout) -> Result<()> {
+    print_sizes(&artifacts(layout)?)
+}
+
+/// The AOT artifact of each engine that has one for this machine.
+fn artifacts(layout: &Layout) -> Result<Vec<(AotEngine, PathBuf)>> {
     let recipe = TargetsRecipe::load(&layout.recipe("targets.toml"))?;
     let triple = &recipe
         .target
@@ -100,8 +120,6 @@ pub fn run(layout: &Layout) -> Result<()> {
         .find(|t| t.triple.starts_with(std::env::consts::ARCH))
         .context("no target for this machine in recipes/targets.toml")?
         .triple;
-    let base = Artifacts::from_dir(layout.out()).context("run `cargo xtask build`")?;
-    let template = base.template().context("run `cargo xtask template`")?;
     let mut engines: Vec<(AotEngine, PathBuf)> = Vec::new();
     for engine in [AotEngine::Cranelift, AotEngine::Llvm] {
         let dir = if engine == recipe.engine {
@@ -124,23 +142,21 @@ pub fn run(layout: &Layout) -> Result<()> {
     if engines.is_empty() {
         bail!("no AOT artifacts to compare");
     }
+    Ok(engines)
+}
 
-    println!("artifact size and load time (median of {SAMPLES} deserializations):");
-    for (engine, path) in &engines {
-        let size = std::fs::metadata(path)?.len();
-        let mut times = Vec::new();
-        for _ in 0..SAMPLES {
-            let started = Instant::now();
-            pglite_runtime::engine::deserialize(path).map_err(anyhow::Error::msg)?;
-            times.push(started.elapsed());
-        }
+fn print_sizes(engines: &[(AotEngine, PathBuf)]) -> Result<()> {
+    println!("artifact size and what it is made of:");
+    for (engine, path) in engines {
+        let bytes = std::fs::read(path)?;
+        let compressed = zstd::stream::encode_all(bytes.as_slice(), 3)?.len();
         println!(
-            "  {:<10} {:>6.1} MB  deserialize {:>7.1} ms",
+            "  {:<10} {:>6.1} MB ({:.1} MB with zstd -3)",
             engine.name(),
-            size as f64 / 1e6,
-            ms(median(&mut times))
+            bytes.len() as f64 / 1e6,
+            compressed as f64 / 1e6
         );
-        for part in super::anatomy::anatomy(&std::fs::read(path)?)? {
+        for part in super::anatomy::anatomy(&bytes)? {
             println!(
                 "      {:<44} {:>7.2} MB {:>9}",
                 part.name,
@@ -153,69 +169,98 @@ pub fn run(layout: &Layout) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
 
-    let temp = tempfile::tempdir()?;
-    let mut sessions = Vec::new();
-    let mut starts: Vec<Vec<Duration>> = vec![Vec::new(); engines.len()];
-    for (i, (_, path)) in engines.iter().enumerate() {
-        let artifacts = base.clone().with_aot(Some(path.clone()));
-        pglite_runtime::engine::module(&artifacts)?;
-        // Backend start on a fresh directory, several times.
-        for sample in 0..SAMPLES {
-            let data = temp.path().join(format!("start-{i}-{sample}"));
-            create_data_dir_from_template(&template, &data)?;
-            let started = Instant::now();
-            let (session, _) = BackendSession::start(&artifacts, &data, &options())?;
-            starts[i].push(started.elapsed());
-            session.shutdown()?;
+fn compare(engines: &[(AotEngine, PathBuf)]) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let mut samples: Vec<BTreeMap<String, Vec<f64>>> = vec![BTreeMap::new(); engines.len()];
+    for _ in 0..ROUNDS {
+        for (i, (engine, path)) in engines.iter().enumerate() {
+            let output = Command::new(&exe)
+                .args(["bench", "engine-worker", engine.name()])
+                .arg(path)
+                .output()?;
+            if !output.status.success() {
+                bail!(
+                    "the {} worker failed: {}",
+                    engine.name(),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            for line in String::from_utf8_lossy(&output.stdout).lines() {
+                if let Some((key, value)) = line.split_once('=') {
+                    samples[i]
+                        .entry(key.to_string())
+                        .or_default()
+                        .push(value.parse()?);
+                }
+            }
         }
-        let data = temp.path().join(format!("bench-{i}"));
-        create_data_dir_from_template(&template, &data)?;
-        let (session, _) = BackendSession::start(&artifacts, &data, &options())?;
-        sessions.push(session);
     }
-    println!("backend start, module loaded (median of {SAMPLES}):");
-    for (i, (engine, _)) in engines.iter().enumerate() {
-        println!(
-            "  {:<10} {:>9.2} ms",
-            engine.name(),
-            ms(median(&mut starts[i]))
-        );
-    }
-
-    print!("\n{:<34}", "workload (median of 5)");
-    for (engine, _) in &engines {
+    let rows = ["deserialize", "backend start"]
+        .into_iter()
+        .chain(WORKLOADS.iter().map(|w| w.name));
+    print!(
+        "\n{:<36}",
+        format!("median of {} samples", ROUNDS * SAMPLES)
+    );
+    for (engine, _) in engines {
         print!(" {:>12}", engine.name());
     }
     println!();
-    for workload in WORKLOADS {
-        let mut times: Vec<Vec<Duration>> = vec![Vec::new(); engines.len()];
-        for _ in 0..SAMPLES {
-            for (i, session) in sessions.iter_mut().enumerate() {
-                if !workload.setup.is_empty() {
-                    query(session, workload.setup)?;
-                }
-                let started = Instant::now();
-                for _ in 0..workload.repeat {
-                    query(session, workload.run)?;
-                }
-                times[i].push(started.elapsed() / workload.repeat as u32);
-            }
-        }
-        print!("{:<34}", workload.name);
-        for t in &mut times {
-            let t = median(t);
-            if t < Duration::from_millis(1) {
-                print!(" {:>9.1} µs", t.as_secs_f64() * 1e6);
+    for row in rows {
+        print!("{row:<36}");
+        for engine in &mut samples {
+            let value = super::median(engine.get_mut(row).map_or(&mut [][..], |v| &mut v[..]));
+            if value < 1e-3 {
+                print!(" {:>9.1} µs", value * 1e6);
             } else {
-                print!(" {:>9.1} ms", ms(t));
+                print!(" {:>9.1} ms", value * 1e3);
             }
         }
         println!();
     }
-    for session in sessions {
+    Ok(())
+}
+
+/// One engine's measurements in this process; prints `name=seconds` lines.
+pub fn worker(layout: &Layout, path: &Path) -> Result<()> {
+    let base = Artifacts::from_dir(layout.out()).context("run `cargo xtask build`")?;
+    let template = base.template().context("run `cargo xtask template`")?;
+    let artifacts = base.with_aot(Some(path.to_path_buf()));
+    for _ in 0..SAMPLES {
+        let started = Instant::now();
+        pglite_runtime::engine::deserialize(path).map_err(anyhow::Error::msg)?;
+        println!("deserialize={}", started.elapsed().as_secs_f64());
+    }
+    pglite_runtime::engine::module(&artifacts)?;
+    let temp = tempfile::tempdir()?;
+    for sample in 0..SAMPLES {
+        let data = temp.path().join(format!("start-{sample}"));
+        create_data_dir_from_template(&template, &data)?;
+        let started = Instant::now();
+        let (session, _) = BackendSession::start(&artifacts, &data, &options())?;
+        println!("backend start={}", started.elapsed().as_secs_f64());
         session.shutdown()?;
     }
+    let data = temp.path().join("bench");
+    create_data_dir_from_template(&template, &data)?;
+    let (mut session, _) = BackendSession::start(&artifacts, &data, &options())?;
+    for workload in WORKLOADS {
+        for _ in 0..SAMPLES {
+            if !workload.setup.is_empty() {
+                query(&mut session, workload.setup)?;
+            }
+            let started = Instant::now();
+            for _ in 0..workload.repeat {
+                query(&mut session, workload.run)?;
+            }
+            let each = started.elapsed().as_secs_f64() / workload.repeat as f64;
+            println!("{}={each}", workload.name);
+        }
+    }
+    session.shutdown()?;
     Ok(())
 }
 
@@ -242,13 +287,4 @@ fn query(session: &mut BackendSession, sql: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn median(values: &mut [Duration]) -> Duration {
-    values.sort();
-    values[values.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
