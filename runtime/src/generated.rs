@@ -14,8 +14,8 @@ pub(crate) mod embedded {
 
     const RUNTIME: EmbeddedArchive = EmbeddedArchive {
         name: "runtime",
-        sha256: "62622c9349aeef00b7e6e73fa9f1fa5f07888294f6793ad3b938654b6b8c7d89",
-        size: 2919914,
+        sha256: "f4c09302c87d9a33077e335ee7d2bd69c7ec7fe4b41113f46f5582af904eb3c0",
+        size: 2920058,
         bytes: include_bytes!("../artifacts/runtime.tar.zst"),
         placement: Placement::Unpack(""),
     };
@@ -34,8 +34,8 @@ pub(crate) mod embedded {
         TEMPLATE,
         EmbeddedArchive {
             name: "aot-x86_64-unknown-linux-gnu-postgres",
-            sha256: "198d658b81182f24167481ff1f54bb9a77a4c9b6f8f62cd7b2c536a391625161",
-            size: 9013964,
+            sha256: "374a4f34079a6aee8d03f77dd9bd8fc6898cc9fcfbb6b65e7fdb5d4fae1978d7",
+            size: 9019565,
             bytes: pglite_aot_x86_64_unknown_linux_gnu::POSTGRES,
             placement: Placement::Unpack("aot/x86_64-unknown-linux-gnu"),
         },
