@@ -34,8 +34,8 @@ pub(crate) mod embedded {
         TEMPLATE,
         EmbeddedArchive {
             name: "aot-x86_64-unknown-linux-gnu-postgres",
-            sha256: "374a4f34079a6aee8d03f77dd9bd8fc6898cc9fcfbb6b65e7fdb5d4fae1978d7",
-            size: 9019565,
+            sha256: "24b81ac902689801559f175791c3f487c0435a554769db40af02b3a8dd8e30fe",
+            size: 5412483,
             bytes: pglite_aot_x86_64_unknown_linux_gnu::POSTGRES,
             placement: Placement::Unpack("aot/x86_64-unknown-linux-gnu"),
         },
