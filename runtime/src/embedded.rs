@@ -109,7 +109,11 @@ pub(crate) fn unpack_into(
     match check(&dir, verification)? {
         None => return Ok(dir),
         Some(problem) if dir.exists() => {
-            tracing::warn!(dir = %dir.display(), %problem, "unpacked artifacts are damaged; unpacking them again");
+            tracing::warn!(
+                dir = %dir.display(),
+                %problem,
+                "unpacked artifacts are damaged; unpacking them again"
+            );
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io("removing", &dir, e))?;
         }
         Some(_) => {}

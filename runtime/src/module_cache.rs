@@ -68,7 +68,11 @@ fn load_entry(file: &Path) -> Option<Module> {
         Ok(None) => "its receipt is missing or damaged".to_string(),
         Err(err) => err.to_string(),
     };
-    tracing::warn!(file = %file.display(), %problem, "cached compiled module is unusable; compiling again");
+    tracing::warn!(
+        file = %file.display(),
+        %problem,
+        "cached compiled module is unusable; compiling again"
+    );
     let _ = std::fs::remove_file(file);
     let _ = std::fs::remove_file(receipt_path(file));
     None
