@@ -187,6 +187,7 @@ mod tests {
             "assets".into(),
             "runtime/src/initdb".into(),
             "runtime/src/initdb.rs".into(),
+            "runtime/src/reproducible.rs".into(),
             "runtime/src/generated.rs".into(),
             "runtime/Cargo.toml".into(),
             MANIFEST_PATH.into(),

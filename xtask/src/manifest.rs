@@ -90,8 +90,8 @@ impl Manifest {
 }
 
 /// The input files of the artifacts, by workspace-relative path: the
-/// recipes, patches and assets (the build), and the runtime's initdb (the
-/// template) without its tests.
+/// recipes, patches and assets (the build), and the runtime's initdb and
+/// its fixed clock (the template), without tests.
 pub fn input_files(layout: &Layout) -> Result<BTreeMap<String, String>> {
     let mut files = BTreeMap::new();
     let ws = &layout.workspace;
@@ -115,8 +115,9 @@ pub fn input_files(layout: &Layout) -> Result<BTreeMap<String, String>> {
             );
         }
     }
-    let initdb = "runtime/src/initdb.rs";
-    files.insert(initdb.into(), sha256_file(&ws.join(initdb))?);
+    for file in ["runtime/src/initdb.rs", "runtime/src/reproducible.rs"] {
+        files.insert(file.into(), sha256_file(&ws.join(file))?);
+    }
     Ok(files)
 }
 
