@@ -32,7 +32,7 @@ commands:
   check                        fast checks: recipes, committed artifacts
                                against the manifest, stale inputs, generated
                                Rust
-  bench cold                   new temporary databases: spawn to first result,
+  bench cold|cold-release      new temporary databases: spawn to first result,
                                a warm second one, native PostgreSQL beside
   bench api                    query round trip: direct API, in-process client, native PG
   bench fs                     wasmer-wasix's stock filesystem against ours
