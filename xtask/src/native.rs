@@ -148,10 +148,14 @@ impl NativePostgres {
 
 impl Drop for NativePostgres {
     fn drop(&mut self) {
-        // SIGINT: PostgreSQL's fast shutdown.
-        let _ = Command::new("kill")
-            .args(["-INT", &self.server.id().to_string()])
-            .status();
+        // SIGINT: PostgreSQL's fast shutdown. As root the child is runuser,
+        // which does not pass the signal on: signal the postmaster itself
+        // (the first line of postmaster.pid).
+        let postmaster = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid"))
+            .ok()
+            .and_then(|text| text.lines().next().map(str::to_owned));
+        let pid = postmaster.unwrap_or_else(|| self.server.id().to_string());
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
         let _ = self.server.wait();
     }
 }
