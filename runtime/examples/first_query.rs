@@ -10,9 +10,9 @@ use postgres_protocol::message::{backend, frontend};
 
 fn main() -> Result<(), Error> {
     let started = Instant::now();
-    let artifacts = Artifacts::from_build_output()?;
+    let artifacts = Artifacts::new()?;
     let module = Instant::now();
-    pglite_runtime::engine::module(&artifacts.wasm())?;
+    pglite_runtime::engine::module(&artifacts)?;
     let module = module.elapsed();
 
     // Copy-on-write over the template, unpacked once per machine.

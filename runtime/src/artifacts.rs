@@ -1,19 +1,59 @@
-//! The built backend: `postgres.wasm` plus the `share/` tree it reads at
-//! run time (and `lib/` with extension files), as `cargo xtask build` lays
-//! them out.
+//! The backend's files: `postgres.wasm`, the `share/` tree it reads at run
+//! time, `lib/` with extension files, the template data directory and, for
+//! hosts that have it, native code compiled ahead of time.
+//!
+//! Users get the artifacts embedded in this crate (and in the AOT crate of
+//! their target), unpacked once into the user's cache directory and checked
+//! against their receipt on every use. Maintainers point at a directory
+//! laid out as `cargo xtask build` writes it.
 
 use std::path::{Path, PathBuf};
 
+use crate::receipt::Verification;
 use crate::{Error, Result};
+
+/// The file name of the backend's AOT code under `aot/<triple>/`.
+pub(crate) const AOT_MODULE_FILE: &str = "postgres.wasmu";
+
+/// Names a directory of artifacts; [`Artifacts::new`] reads it.
+pub const ARTIFACTS_ENV: &str = "PGLITE_OXIDE_ARTIFACTS";
 
 /// A directory holding the backend artifacts.
 #[derive(Debug, Clone)]
 pub struct Artifacts {
     dir: PathBuf,
+    aot: Option<PathBuf>,
 }
 
 impl Artifacts {
+    /// The artifacts this process uses by default: the directory named by
+    /// `PGLITE_OXIDE_ARTIFACTS` when that is set (for example a build
+    /// output), else the embedded ones ([`Artifacts::embedded`]).
+    pub fn new() -> Result<Self> {
+        match std::env::var_os(ARTIFACTS_ENV) {
+            Some(dir) if !dir.is_empty() => Self::from_dir(dir),
+            _ => Self::embedded(),
+        }
+    }
+
+    /// The artifacts embedded in this crate, unpacked on first use into the
+    /// user's cache directory. Checked by size on every call, by sha256 when
+    /// `PGLITE_OXIDE_VERIFY=full` ([`Artifacts::embedded_with`]).
+    pub fn embedded() -> Result<Self> {
+        Self::embedded_with(Verification::from_env())
+    }
+
+    /// [`Artifacts::embedded`] with an explicit level of checking. A damaged
+    /// cache is reported (`tracing`) and unpacked again; embedded bytes that
+    /// do not match the manifest are an [`Error::Integrity`].
+    pub fn embedded_with(verification: Verification) -> Result<Self> {
+        let dir = crate::embedded::unpacked(verification)?;
+        Self::from_dir(dir)
+    }
+
     /// Artifacts in `dir`; checks that the module and share tree are there.
+    /// AOT code is used if `dir` has it for this host
+    /// (`aot/<triple>/postgres.wasmu`, as `cargo xtask aot` writes it).
     pub fn from_dir(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
         for (what, path) in [
@@ -27,7 +67,10 @@ impl Artifacts {
                 });
             }
         }
-        Ok(Self { dir })
+        let aot = crate::generated::AOT_TARGET
+            .map(|triple| dir.join("aot").join(triple).join(AOT_MODULE_FILE))
+            .filter(|path| path.is_file());
+        Ok(Self { dir, aot })
     }
 
     /// The output directory of `cargo xtask build` for this workspace:
@@ -38,6 +81,19 @@ impl Artifacts {
             _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
         };
         Self::from_dir(target.join("pglite/out"))
+    }
+
+    /// The same artifacts with other native code: `Some(file)` loads that
+    /// serialized module, `None` compiles the wasm module (which needs the
+    /// `cranelift` feature). For benchmarks and tests.
+    pub fn with_aot(mut self, aot: Option<PathBuf>) -> Self {
+        self.aot = aot;
+        self
+    }
+
+    /// The native code for this host, if there is any.
+    pub fn aot(&self) -> Option<&Path> {
+        self.aot.as_deref()
     }
 
     pub fn wasm(&self) -> PathBuf {

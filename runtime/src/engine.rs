@@ -1,91 +1,93 @@
-//! One Wasmer engine per process and a cache of compiled modules.
+//! One Wasmer engine per process, and the backend module it runs.
 //!
-//! Compiling the 8 MB backend with Cranelift takes seconds; loading a
-//! serialized compilation takes milliseconds. Compiled modules are kept in
-//! memory for the life of the process and on disk under the user's cache
-//! directory, keyed by the module's sha256, the Wasmer version and the
-//! engine's identity, so a change to any of them compiles anew.
+//! The module comes, in order of preference, from:
+//! 1. ahead-of-time native code ([`Artifacts::aot`]): deserialized by an
+//!    engine that needs no compiler, in milliseconds;
+//! 2. with the `cranelift` feature, a compilation of the wasm module made
+//!    once and kept on disk under the user's cache directory, keyed by the
+//!    module's sha256, the Wasmer version and the engine's identity;
+//! 3. otherwise [`Error::NoCompiler`], which says what to enable.
+//!
+//! Either way a module is loaded once per process and shared.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use sha2::{Digest, Sha256};
 use wasmer::{Engine, Module};
 
+use crate::artifacts::Artifacts;
 use crate::{Error, Result};
 
-/// The Wasmer version the cache keys name (the crate is pinned with `=`).
-const WASMER_VERSION: &str = "7.4.2";
+/// The Wasmer version this crate is built with (pinned with `=`): part of
+/// every cache key, since serialized modules are private to one version.
+pub const WASMER_VERSION: &str = "7.4.2";
 
-/// The process-wide engine (Cranelift).
+/// The process-wide engine: Cranelift with the `cranelift` feature, else
+/// headless (it can only load native code made ahead of time).
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(Engine::default)
 }
 
-/// The compiled module for the wasm file at `path`.
-pub fn module(path: &Path) -> Result<Module> {
+/// Whether this build can compile wasm (the `cranelift` feature).
+pub const fn can_compile() -> bool {
+    cfg!(feature = "cranelift")
+}
+
+/// The backend module of `artifacts`, loaded once per process.
+pub fn module(artifacts: &Artifacts) -> Result<Module> {
     static MODULES: OnceLock<Mutex<HashMap<PathBuf, Module>>> = OnceLock::new();
     let modules = MODULES.get_or_init(Default::default);
-    if let Some(module) = modules.lock().expect("module cache poisoned").get(path) {
+    let key = artifacts.aot().unwrap_or(&artifacts.wasm()).to_path_buf();
+    if let Some(module) = modules.lock().expect("module cache poisoned").get(&key) {
         return Ok(module.clone());
     }
-    let wasm = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
-    let module = compile_cached(&wasm)?;
+    let module = load(artifacts)?;
     modules
         .lock()
         .expect("module cache poisoned")
-        .insert(path.to_path_buf(), module.clone());
+        .insert(key, module.clone());
     Ok(module)
 }
 
-fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("pglite-oxide/modules"))
-}
-
-fn compile_cached(wasm: &[u8]) -> Result<Module> {
-    let engine = engine();
-    let digest = hex::encode(Sha256::digest(wasm));
-    let file = cache_dir().map(|dir| {
-        dir.join(format!(
-            "{digest}-wasmer-{WASMER_VERSION}-{}.bin",
-            engine.deterministic_id()
-        ))
-    });
-    if let Some(file) = &file {
-        if file.exists() {
-            // SAFETY: the file was written by `Module::serialize_to_file` for
-            // this engine (its identity is in the name) and is only ever
-            // replaced by an atomic rename.
-            match unsafe { Module::deserialize_from_file(engine, file) } {
-                Ok(module) => return Ok(module),
-                Err(err) => {
-                    tracing::warn!(file = %file.display(), %err, "recompiling: unusable cached module")
-                }
+fn load(artifacts: &Artifacts) -> Result<Module> {
+    if let Some(aot) = artifacts.aot() {
+        match deserialize(aot) {
+            Ok(module) => return Ok(module),
+            // Code for a CPU this one is not (missing CPU features): fall
+            // back to compiling where that is possible.
+            Err(problem) if can_compile() => {
+                tracing::warn!(file = %aot.display(), %problem, "not using the ahead-of-time code")
+            }
+            Err(problem) => {
+                return Err(Error::Module(format!(
+                    "the ahead-of-time code {} cannot be used here: {problem}",
+                    aot.display()
+                )))
             }
         }
     }
-    let module = Module::new(engine, wasm).map_err(|e| Error::Module(e.to_string()))?;
-    if let Some(file) = &file {
-        if let Err(err) = store_in_cache(&module, file) {
-            tracing::warn!(file = %file.display(), %err, "could not cache the compiled module");
-        }
-    }
-    Ok(module)
+    compile(&artifacts.wasm())
 }
 
-fn store_in_cache(module: &Module, file: &Path) -> std::result::Result<(), String> {
-    let dir = file.parent().ok_or("cache file has no directory")?;
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let partial = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
-    module
-        .serialize_to_file(partial.path())
-        .map_err(|e| e.to_string())?;
-    partial.persist(file).map_err(|e| e.to_string())?;
-    Ok(())
+/// Loads a serialized module (see [`Module::serialize`]).
+pub fn deserialize(file: &Path) -> std::result::Result<Module, String> {
+    // SAFETY: Wasmer's checked deserialization validates the archive's
+    // layout; the file is either ours from `cargo xtask aot` (shipped in an
+    // AOT crate and verified against the manifest when unpacked) or a cache
+    // entry this crate wrote and checks against its receipt first.
+    unsafe { Module::deserialize_from_file(engine(), file) }.map_err(|e| e.to_string())
+}
+
+#[cfg(not(feature = "cranelift"))]
+fn compile(_wasm: &Path) -> Result<Module> {
+    Err(Error::NoCompiler {
+        host: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
+    })
+}
+
+#[cfg(feature = "cranelift")]
+fn compile(wasm: &Path) -> Result<Module> {
+    crate::module_cache::compile_cached(wasm)
 }

@@ -16,6 +16,15 @@ pub enum Error {
     /// The backend artifacts are missing or incomplete.
     #[error("backend artifacts in {}: {problem}", dir.display())]
     Artifacts { dir: PathBuf, problem: String },
+    /// There is no native code for this host and this build cannot compile.
+    #[error(
+        "no ahead-of-time code for this host ({host}) and pglite-runtime was built \
+         without a compiler: enable its `cranelift` feature"
+    )]
+    NoCompiler { host: String },
+    /// An artifact does not match what the manifest recorded for it.
+    #[error("{what} failed verification: {problem}")]
+    Integrity { what: String, problem: String },
     /// Wasmer could not compile, load or instantiate the module.
     #[error("loading the backend module: {0}")]
     Module(String),

@@ -46,12 +46,18 @@ const LOG_TAIL_LINES: usize = 200;
 pub struct InitOptions {
     /// Name of the bootstrap superuser (initdb's `-U`). Default `postgres`.
     pub superuser: String,
+    /// Give the backend a fixed clock and a seeded entropy source, so that
+    /// the same artifacts and options make the same bytes (the build-time
+    /// template). Every directory made this way has the same system
+    /// identifier and authentication nonce. Default `false`.
+    pub reproducible: bool,
 }
 
 impl Default for InitOptions {
     fn default() -> Self {
         Self {
             superuser: "postgres".into(),
+            reproducible: false,
         }
     }
 }
@@ -78,14 +84,22 @@ pub fn initdb(artifacts: &Artifacts, dir: &Path, options: &InitOptions) -> Resul
     let cleanup = layout::create_root(dir)?;
     let result = (|| {
         layout::create_tree(dir, &features)?;
-        run_backend(artifacts, dir, "bootstrap", &boot_args(), bki.into_bytes())?;
+        let run = |step, args: &[String], stdin: String| {
+            run_backend(
+                artifacts,
+                dir,
+                step,
+                args,
+                stdin.into_bytes(),
+                options.reproducible,
+            )
+        };
+        run("bootstrap", &boot_args(), bki)?;
         layout::write_version_file(&dir.join("base/1"))?;
-        run_backend(
-            artifacts,
-            dir,
+        run(
             "post-bootstrap initialization",
             &single_user_args(),
-            post_bootstrap.into_bytes(),
+            post_bootstrap,
         )?;
         layout::sync_tree(dir)
     })();
@@ -211,9 +225,14 @@ fn run_backend(
     step: &'static str,
     args: &[String],
     stdin: Vec<u8>,
+    reproducible: bool,
 ) -> Result<()> {
     let started = std::time::Instant::now();
-    let mut backend = BackendInstance::new(artifacts, dir, Durability::Full, args, stdin)?;
+    let mut backend = if reproducible {
+        BackendInstance::new_reproducible(artifacts, dir, Durability::Full, args, stdin)?
+    } else {
+        BackendInstance::new(artifacts, dir, Durability::Full, args, stdin)?
+    };
     let outcome = backend.call("pgl_main");
     let log = backend.stderr.text();
     tracing::trace!(step, output = %backend.stdout.text(), "initdb step output");

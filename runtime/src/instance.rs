@@ -73,8 +73,31 @@ impl BackendInstance {
         args: &[String],
         stdin: Vec<u8>,
     ) -> Result<Self> {
+        Self::build(artifacts, data_dir, durability, args, stdin, false)
+    }
+
+    /// [`Self::new`] with a clock and an entropy source that give the same
+    /// answers on every run (see [`crate::reproducible`]).
+    pub fn new_reproducible(
+        artifacts: &Artifacts,
+        data_dir: &Path,
+        durability: Durability,
+        args: &[String],
+        stdin: Vec<u8>,
+    ) -> Result<Self> {
+        Self::build(artifacts, data_dir, durability, args, stdin, true)
+    }
+
+    fn build(
+        artifacts: &Artifacts,
+        data_dir: &Path,
+        durability: Durability,
+        args: &[String],
+        stdin: Vec<u8>,
+        reproducible: bool,
+    ) -> Result<Self> {
         let _entered = tokio_runtime()?.enter();
-        let module = engine::module(&artifacts.wasm())?;
+        let module = engine::module(artifacts)?;
         let data = DataLayers {
             dir: data_dir.to_path_buf(),
             lower: roots::lower_layer(data_dir)?,
@@ -106,6 +129,8 @@ impl BackendInstance {
         } else {
             None
         };
+        let reproducible =
+            reproducible.then(|| crate::reproducible::define(&mut store, &mut imports));
         let instance = Instance::new(&mut store, &module, &imports)
             .map_err(|e| Error::Module(e.to_string()))?;
         wasi.initialize(&mut store, instance.clone())
@@ -117,6 +142,9 @@ impl BackendInstance {
             .clone();
         if let Some(files) = &files {
             files.as_mut(&mut store).memory = Some(memory.clone());
+        }
+        if let Some(env) = &reproducible {
+            env.as_mut(&mut store).memory = Some(memory.clone());
         }
         io.as_mut(&mut store).memory = Some(memory);
         let mut backend = Self {

@@ -1,9 +1,11 @@
 //! Runs the PostgreSQL WebAssembly backend of pglite-oxide inside Wasmer.
 //!
 //! The layers, bottom up:
-//! - [`Artifacts`]: the built backend module and its `share/` and `lib/`
-//!   trees (the output of `cargo xtask build`).
-//! - [`engine`]: one process-wide Wasmer engine and a compiled-module cache.
+//! - [`Artifacts`]: the backend module, its `share/` and `lib/` trees, the
+//!   template data directory and native code made ahead of time; embedded
+//!   in this crate (and the AOT crate of the target) or a build output.
+//! - [`engine`]: one process-wide Wasmer engine; the module from AOT code,
+//!   or compiled once and cached on disk (feature `cranelift`).
 //! - [`initdb`]: creates a data directory, as PostgreSQL's initdb does.
 //! - [`TemplateCache`]: new data directories from the build-time template,
 //!   copy-on-write ([`TemporaryRoot`]) or copied.
@@ -12,12 +14,20 @@
 
 mod artifacts;
 mod datadir_lock;
+#[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+mod embedded;
 pub mod engine;
 mod error;
 mod fs;
+#[rustfmt::skip]
+mod generated;
 mod host_io;
 mod initdb;
 mod instance;
+#[cfg(feature = "cranelift")]
+mod module_cache;
+mod receipt;
+mod reproducible;
 mod roots;
 mod session;
 
@@ -25,11 +35,13 @@ mod session;
 #[doc(hidden)]
 pub mod bench;
 
-pub use artifacts::Artifacts;
+pub use artifacts::{Artifacts, ARTIFACTS_ENV};
 pub use datadir_lock::{DataDirLock, LOCK_FILE};
+pub use embedded::CACHE_DIR_ENV;
 pub use error::Error;
 pub use fs::SyncCounts;
 pub use initdb::{initdb, InitOptions};
+pub use receipt::Verification;
 pub use roots::{create_data_dir_from_template, TemplateCache, TemporaryRoot, TEMPLATE_FILE};
 pub use session::{BackendSession, Peer, SessionOptions};
 

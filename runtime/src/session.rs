@@ -71,7 +71,8 @@ pub struct BackendSession {
 // that created it: traps are caught per call on the calling thread, and
 // linear memory is plain mapped memory. Moving the whole world to another
 // thread between calls is therefore sound; it is never shared (no `Sync`).
-// `tests/threads.rs` runs one session from several threads.
+// `crates/pglite-oxide/tests/open.rs` (`pglite_is_send_and_serves_other_threads`)
+// runs one session from several threads.
 unsafe impl Send for BackendSession {}
 
 impl BackendSession {

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pglite_runtime::{initdb, Artifacts, BackendSession, Error, InitOptions, SessionOptions};
 use support::{artifacts, parse, query};
@@ -183,6 +183,7 @@ fn initdb_names_the_superuser() {
     let temp = tempfile::tempdir().unwrap();
     let options = InitOptions {
         superuser: "Data Owner".into(),
+        ..InitOptions::default()
     };
     initdb(&artifacts, temp.path(), &options).unwrap_or_else(|err| panic!("initdb: {err}"));
 
@@ -199,6 +200,48 @@ fn initdb_names_the_superuser() {
         r#""Data Owner"=arwdDxt/"Data Owner" =r/"Data Owner""#
     );
     db.shutdown().unwrap();
+}
+
+/// Every file under `dir` with its contents, by relative path.
+fn tree_contents(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().to_path_buf();
+                files.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn reproducible_initdb_makes_the_same_bytes_twice() {
+    let artifacts = artifacts();
+    let temp = tempfile::tempdir().unwrap();
+    let options = InitOptions {
+        reproducible: true,
+        ..InitOptions::default()
+    };
+    let (first, second) = (temp.path().join("first"), temp.path().join("second"));
+    initdb(&artifacts, &first, &options).unwrap();
+    initdb(&artifacts, &second, &options).unwrap();
+    let (first, second) = (tree_contents(&first), tree_contents(&second));
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        second.keys().collect::<Vec<_>>()
+    );
+    let differing: Vec<_> = first
+        .iter()
+        .filter(|(path, bytes)| second[*path] != **bytes)
+        .map(|(path, _)| path)
+        .collect();
+    assert!(differing.is_empty(), "files differ: {differing:?}");
 }
 
 #[test]
@@ -221,6 +264,7 @@ fn initdb_refuses_what_it_cannot_use() {
     for superuser in ["pg_me", "O'Brien"] {
         let options = InitOptions {
             superuser: superuser.into(),
+            ..InitOptions::default()
         };
         let err = initdb(&artifacts, &fresh, &options).unwrap_err();
         assert!(matches!(err, Error::Initdb { code: None, .. }), "{err}");
@@ -243,7 +287,10 @@ fn a_failed_step_reports_the_backend_log_and_cleans_up() {
     let mut text = std::fs::read_to_string(&views).unwrap();
     text.push_str("\n\nSELECT no_such_function();\n\n");
     std::fs::write(&views, text).unwrap();
-    let broken = Artifacts::from_dir(broken).unwrap();
+    // The same native code: the module did not change.
+    let broken = Artifacts::from_dir(broken)
+        .unwrap()
+        .with_aot(artifacts.aot().map(Into::into));
 
     let data = temp.path().join("data");
     let err = initdb(&broken, &data, &InitOptions::default()).unwrap_err();

@@ -2,7 +2,7 @@
 
 mod support;
 
-use pglite_runtime::{initdb, Artifacts, BackendSession, InitOptions, SessionOptions};
+use pglite_runtime::{initdb, BackendSession, InitOptions, SessionOptions};
 use support::{query, scalar};
 
 /// Resident set size of this process, from /proc (Linux).
@@ -21,7 +21,7 @@ const WARM_UP: i32 = 10_000;
 
 #[test]
 fn a_hundred_thousand_statements_keep_memory_flat() {
-    let artifacts = Artifacts::from_build_output().expect("run `cargo xtask build`");
+    let artifacts = support::artifacts();
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     initdb(&artifacts, &data, &InitOptions::default()).unwrap();

@@ -3,13 +3,12 @@
 mod support;
 
 use pglite_runtime::{
-    create_data_dir_from_template, Artifacts, BackendSession, Error, SessionOptions, TemplateCache,
+    create_data_dir_from_template, BackendSession, Error, SessionOptions, TemplateCache,
 };
 use support::{query, scalar};
 
 fn template() -> std::path::PathBuf {
-    let artifacts = Artifacts::from_build_output().expect("run `cargo xtask build`");
-    artifacts
+    support::artifacts()
         .template()
         .expect("no template.tar.zst: run `cargo xtask template`")
 }
@@ -19,7 +18,7 @@ fn a_database_from_the_template_answers_queries() {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     create_data_dir_from_template(&template(), &data).unwrap();
-    let artifacts = Artifacts::from_build_output().unwrap();
+    let artifacts = support::artifacts();
     let (mut session, _) =
         BackendSession::start(&artifacts, &data, &SessionOptions::default()).unwrap();
     assert_eq!(
@@ -73,7 +72,7 @@ fn files(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn a_temporary_root_copies_only_what_it_changes() {
-    let artifacts = Artifacts::from_build_output().unwrap();
+    let artifacts = support::artifacts();
     let cache = TemplateCache::open(&artifacts).unwrap();
     let template_files = files(cache.dir());
     let root = cache.temporary_root().unwrap();
@@ -133,7 +132,7 @@ fn a_temporary_root_copies_only_what_it_changes() {
 
 #[test]
 fn a_persistent_root_is_a_full_copy() {
-    let artifacts = Artifacts::from_build_output().unwrap();
+    let artifacts = support::artifacts();
     let cache = TemplateCache::open(&artifacts).unwrap();
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");

@@ -4,17 +4,22 @@
 //! dispatches here. Recipes (`recipes/*.toml`) say *what* to build, these
 //! modules say *how*.
 
+pub mod aot;
 pub mod apt_sources;
+pub mod assets;
 pub mod bench;
 pub mod build;
 pub mod check;
+pub mod codegen;
 pub mod fetch;
 pub mod fingerprint;
 pub mod hashing;
 pub mod layout;
+pub mod manifest;
 pub mod native;
 pub mod outputs;
 pub mod pack;
+pub mod package;
 pub mod placeholders;
 pub mod recipes;
 pub mod steps;

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
+use xtask::aot::AotOptions;
 use xtask::build::BuildOptions;
 use xtask::layout::Layout;
+use xtask::recipes::AotEngine;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -18,12 +20,26 @@ commands:
                                build PostgreSQL for wasm32-wasip1 into the work dir
   template                     the initial data directory, made by the built
                                backend's initdb: out/template.tar.zst
-  check                        fast recipe consistency checks
-  bench cold                   process start to first query on a new database
+  aot [--engine cranelift|llvm] [--out DIR] [--force]
+                               native code for recipes/targets.toml (this
+                               machine's targets): out/aot/<triple>/*.wasmu
+  package [--verify]           deterministic .tar.zst archives of the runtime
+                               files, template and AOT code into the crates,
+                               manifests/assets.lock.toml, generated Rust;
+                               --verify: write nothing, fail unless the
+                               committed archives are byte-identical
+  assets build                 fetch, build, aot, template, package in one
+  check                        fast checks: recipes, committed artifacts
+                               against the manifest, stale inputs, generated
+                               Rust
+  bench cold|cold-release      new temporary databases: spawn to first result,
+                               a warm second one, native PostgreSQL beside
   bench api                    query round trip: direct API, in-process client, native PG
   bench fs                     wasmer-wasix's stock filesystem against ours
-  test [ARGS...]               toolchain (if missing), fetch, build, then
-                               `cargo test --workspace ARGS...`
+  bench engines|sizes          Cranelift and LLVM AOT code compared; sizes only
+  test [ARGS...]               toolchain (if missing), fetch, build, aot,
+                               template, then `cargo test --workspace ARGS...`
+                               on the build output
 ";
 
 fn main() -> ExitCode {
@@ -46,8 +62,16 @@ fn run(args: &[String]) -> Result<()> {
         ["fetch"] => xtask::fetch::fetch(&layout),
         ["build", flags @ ..] => xtask::build::run(&layout, &build_options(&layout, flags)?),
         ["template"] => xtask::template::run(&layout),
+        ["aot", flags @ ..] => xtask::aot::run(&layout, &aot_options(flags)?).map(|_| ()),
+        ["package"] => xtask::package::run(&layout, false),
+        ["package", "--verify"] => xtask::package::run(&layout, true),
+        ["assets", "build"] => xtask::assets::build(&layout),
         ["check"] => xtask::check::check(&layout),
         ["bench", suite] => xtask::bench::run(&layout, suite),
+        // Hidden: one engine's measurements, in a process of its own.
+        ["bench", "engine-worker", _engine, path] => {
+            xtask::bench::engine_worker(&layout, std::path::Path::new(path))
+        }
         ["test", rest @ ..] => xtask::test::run(
             &layout,
             &rest.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
@@ -58,6 +82,26 @@ fn run(args: &[String]) -> Result<()> {
         }
         _ => bail!("unknown command `{}`\n\n{USAGE}", words.join(" ")),
     }
+}
+
+fn aot_options(flags: &[&str]) -> Result<AotOptions> {
+    let mut options = AotOptions::default();
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        match *flag {
+            "--engine" => match flags.next() {
+                Some(name) => options.engine = Some(AotEngine::parse(name)?),
+                None => bail!("--engine needs cranelift or llvm"),
+            },
+            "--out" => match flags.next() {
+                Some(path) => options.out = Some(PathBuf::from(path)),
+                None => bail!("--out needs a directory"),
+            },
+            "--force" => options.force = true,
+            other => bail!("unknown aot option `{other}`\n\n{USAGE}"),
+        }
+    }
+    Ok(options)
 }
 
 fn build_options(layout: &Layout, flags: &[&str]) -> Result<BuildOptions> {

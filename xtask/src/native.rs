@@ -1,11 +1,15 @@
 //! A native PostgreSQL 15 (Debian's `postgresql-15`) started on a temporary
 //! directory, for benchmarks that compare against it in the same run.
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use bytes::BytesMut;
+use postgres_protocol::message::{backend, frontend};
 
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -14,6 +18,9 @@ pub struct NativePostgres {
     dir: tempfile::TempDir,
     server: Child,
     pub port: u16,
+    /// How long initdb took, and the server until its socket appeared.
+    pub initdb_time: Duration,
+    pub start_time: Duration,
 }
 
 impl NativePostgres {
@@ -39,6 +46,7 @@ impl NativePostgres {
                 .arg(dir.path()))?;
         }
         let data = dir.path().join("data");
+        let initdb_started = Instant::now();
         let mut initdb = user_command(as_root, &format!("{BIN}/initdb"));
         initdb
             .args([
@@ -53,7 +61,9 @@ impl NativePostgres {
             ])
             .arg(&data);
         run(&mut initdb)?;
+        let initdb_time = initdb_started.elapsed();
         let port = 20_000 + (std::process::id() % 10_000) as u16;
+        let started = Instant::now();
         let mut server = match cpu {
             Some(cpu) => {
                 let mut c = user_command(as_root, "taskset");
@@ -76,16 +86,58 @@ impl NativePostgres {
             .stderr(Stdio::null())
             .spawn()
             .context("starting native postgres")?;
-        let native = Self { dir, server, port };
-        let socket = native.socket_dir().join(format!(".s.PGSQL.{port}"));
-        let started = Instant::now();
+        let mut native = Self {
+            dir,
+            server,
+            port,
+            initdb_time,
+            start_time: Duration::ZERO,
+        };
+        let socket = native.socket();
         while !socket.exists() {
             if started.elapsed() > Duration::from_secs(30) {
                 bail!("native postgres did not start within 30 s");
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(2));
         }
+        native.start_time = started.elapsed();
         Ok(native)
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.socket_dir().join(format!(".s.PGSQL.{}", self.port))
+    }
+
+    /// A new connection (trust authentication) runs `SELECT 1` and ends.
+    /// While the server is still starting up it refuses connections; this
+    /// tries again until it accepts (or 30 s pass).
+    pub fn select_one(&self) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            match self.try_select_one() {
+                Ok(()) => return Ok(()),
+                Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    fn try_select_one(&self) -> Result<()> {
+        let mut stream = UnixStream::connect(self.socket())?;
+        let mut out = BytesMut::new();
+        frontend::startup_message([("user", "postgres"), ("database", "postgres")], &mut out)?;
+        stream.write_all(&out)?;
+        read_until_ready(&mut stream)?;
+        out.clear();
+        frontend::query("SELECT 1", &mut out)?;
+        stream.write_all(&out)?;
+        read_until_ready(&mut stream)?;
+        out.clear();
+        frontend::terminate(&mut out);
+        stream.write_all(&out)?;
+        Ok(())
     }
 
     /// The directory holding the server's Unix socket.
@@ -96,10 +148,14 @@ impl NativePostgres {
 
 impl Drop for NativePostgres {
     fn drop(&mut self) {
-        // SIGINT: PostgreSQL's fast shutdown.
-        let _ = Command::new("kill")
-            .args(["-INT", &self.server.id().to_string()])
-            .status();
+        // SIGINT: PostgreSQL's fast shutdown. As root the child is runuser,
+        // which does not pass the signal on: signal the postmaster itself
+        // (the first line of postmaster.pid).
+        let postmaster = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid"))
+            .ok()
+            .and_then(|text| text.lines().next().map(str::to_owned));
+        let pid = postmaster.unwrap_or_else(|| self.server.id().to_string());
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
         let _ = self.server.wait();
     }
 }
@@ -133,4 +189,23 @@ fn run(command: &mut Command) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn read_until_ready(stream: &mut UnixStream) -> Result<()> {
+    let mut buf = BytesMut::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        while let Some(message) = backend::Message::parse(&mut buf)? {
+            match message {
+                backend::Message::ReadyForQuery(_) => return Ok(()),
+                backend::Message::ErrorResponse(_) => bail!("the server reported an error"),
+                _ => {}
+            }
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            bail!("the server closed the connection");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
 }

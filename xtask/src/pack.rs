@@ -19,14 +19,66 @@ pub const ZSTD_LEVEL: i32 = 19;
 
 /// Packs `dir`'s contents (paths relative to `dir`) into `.tar.zst` bytes.
 pub fn pack_dir(dir: &Path) -> Result<Vec<u8>> {
-    let tar = tar_dir(dir)?;
-    zstd::stream::encode_all(tar.as_slice(), ZSTD_LEVEL).context("zstd compression")
+    compress(&tar_dir(dir)?)
+}
+
+/// Packs the entries `roots` of `dir` (files or whole subtrees, paths
+/// relative to `dir`) into `.tar.zst` bytes.
+pub fn pack_paths(dir: &Path, roots: &[&str]) -> Result<Vec<u8>> {
+    compress(&tar_paths(dir, roots)?)
+}
+
+/// Packs one file, under its own name, into `.tar.zst` bytes.
+pub fn pack_file(file: &Path) -> Result<Vec<u8>> {
+    compress(&tar_file(file)?)
+}
+
+/// The uncompressed deterministic tar of the entries `roots` of `dir`.
+pub fn tar_paths(dir: &Path, roots: &[&str]) -> Result<Vec<u8>> {
+    for root in roots {
+        if !dir.join(root).exists() {
+            bail!("{} does not exist", dir.join(root).display());
+        }
+    }
+    let in_roots = |name: &str| {
+        roots.iter().any(|root| {
+            name == *root
+                || name
+                    .strip_prefix(root)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+    };
+    tar_filtered(dir, in_roots)
+}
+
+/// The uncompressed deterministic tar of one file, under its own name.
+pub fn tar_file(file: &Path) -> Result<Vec<u8>> {
+    let dir = file.parent().context("file has no directory")?;
+    let name = file
+        .file_name()
+        .context("file has no name")?
+        .to_string_lossy()
+        .into_owned();
+    tar_paths(dir, &[name.as_str()])
+}
+
+/// zstd at [`ZSTD_LEVEL`], single-threaded: the same input always gives
+/// the same bytes.
+pub fn compress(tar: &[u8]) -> Result<Vec<u8>> {
+    zstd::stream::encode_all(tar, ZSTD_LEVEL).context("zstd compression")
 }
 
 /// The uncompressed deterministic tar of `dir`.
 pub fn tar_dir(dir: &Path) -> Result<Vec<u8>> {
+    tar_filtered(dir, |_| true)
+}
+
+fn tar_filtered(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<u8>> {
     let mut builder = Builder::new(Vec::new());
     for entry in walk(dir)? {
+        if !keep(&entry.name) {
+            continue;
+        }
         let rel = entry.rel;
         let path = dir.join(&rel);
         let meta =
@@ -148,6 +200,25 @@ mod tests {
         assert_eq!(seen, sorted);
         assert!(seen.iter().any(|p| p.trim_end_matches('/') == "empty"));
         assert!(seen.contains(&"z/y/x".to_string()));
+    }
+
+    #[test]
+    fn pack_paths_takes_only_the_named_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        build(dir.path(), &NAMES, 0o755);
+        let packed = pack_paths(dir.path(), &["z", "a.txt"]).unwrap();
+        let tar = zstd::stream::decode_all(packed.as_slice()).unwrap();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let names: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .map(|n| n.trim_end_matches('/').to_string())
+            .collect();
+        assert_eq!(names, ["a.txt", "z", "z/a", "z/y", "z/y/x"]);
+        assert!(pack_paths(dir.path(), &["missing"]).is_err());
+        let one = pack_file(&dir.path().join("a.txt")).unwrap();
+        assert_eq!(one, pack_paths(dir.path(), &["a.txt"]).unwrap());
     }
 
     #[test]

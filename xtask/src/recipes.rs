@@ -10,6 +10,9 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+mod targets;
+pub use targets::{AotEngine, AotModule, AotTarget, TargetsRecipe};
+
 /// `recipes/sources.toml`: upstream source pins.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -4,9 +4,10 @@
 //! initdb.
 //!
 //! Keyed by a fingerprint of the backend module, its share tree and the
-//! runtime's initdb code. The archive is packed deterministically, but its
-//! contents are not byte-for-byte reproducible: PostgreSQL stamps a cluster
-//! with a random system identifier and the time of its checkpoints.
+//! runtime's initdb code. The same inputs give the same bytes: the archive
+//! is packed deterministically, and initdb runs with a fixed clock and a
+//! seeded entropy source (PostgreSQL would otherwise stamp the cluster with
+//! a random system identifier and the time of its checkpoints).
 
 use std::path::Path;
 use std::time::Instant;
@@ -30,7 +31,11 @@ pub fn run(layout: &Layout) -> Result<()> {
     let work = tempfile::tempdir()?;
     let data = work.path().join("data");
     let started = Instant::now();
-    initdb(&artifacts, &data, &InitOptions::default()).context("initdb")?;
+    let options = InitOptions {
+        reproducible: true,
+        ..InitOptions::default()
+    };
+    initdb(&artifacts, &data, &options).context("initdb")?;
     let initdb_time = started.elapsed();
     let bytes = crate::pack::pack_dir(&data)?;
     let partial = out.join(format!("{TEMPLATE_FILE}.partial"));
@@ -53,7 +58,11 @@ fn template_fingerprint(layout: &Layout, artifacts: &Artifacts) -> Result<String
         .add_file("postgres.wasm", &artifacts.wasm())?
         .add_dir("share", &artifacts.share())?
         .add_dir("initdb", &layout.workspace.join("runtime/src/initdb"))?
-        .add_file("initdb.rs", &layout.workspace.join("runtime/src/initdb.rs"))?;
+        .add_file("initdb.rs", &layout.workspace.join("runtime/src/initdb.rs"))?
+        .add_file(
+            "reproducible.rs",
+            &layout.workspace.join("runtime/src/reproducible.rs"),
+        )?;
     Ok(fingerprint.finish())
 }
 

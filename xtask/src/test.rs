@@ -1,10 +1,12 @@
 //! `cargo xtask test`: everything the tests need, then the tests.
 //!
-//! The runtime's tests run the real wasm backend, so they need the built
-//! artifacts. This brings a fresh machine there: the toolchain (installed
-//! when missing, which needs root), the sources, the build and the template
-//! (no-ops when nothing changed), then `cargo test --workspace` with any
-//! extra arguments.
+//! The runtime's tests run the real wasm backend. Plain `cargo test` uses
+//! the committed (embedded) artifacts; this tests the tree's own build
+//! instead. It brings a fresh machine there: the toolchain (installed when
+//! missing, which needs root), the sources, the build, the AOT code and the
+//! template (no-ops when nothing changed), then runs `cargo test
+//! --workspace` with any extra arguments and `PGLITE_OXIDE_ARTIFACTS`
+//! naming the build output.
 
 use std::process::Command;
 
@@ -27,11 +29,13 @@ pub fn run(layout: &Layout, cargo_test_args: &[String]) -> Result<()> {
             verify_reproducible: false,
         },
     )?;
+    crate::aot::run(layout, &crate::aot::AotOptions::default())?;
     crate::template::run(layout)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&layout.workspace)
         .args(["test", "--workspace"])
+        .env(pglite_runtime::ARTIFACTS_ENV, layout.out())
         .args(cargo_test_args)
         .status()
         .context("running cargo test")?;

@@ -4,7 +4,7 @@
 //! A backend serves one client at a time. A client *holds* the backend from
 //! its first message until the backend is idle again outside a transaction
 //! (ReadyForQuery with status `I`); other clients wait for that, up to
-//! a limit, then get [`Error::Busy`]. See docs/decisions/0006.
+//! a limit, then get [`Error::Busy`]. See docs/decisions/0008-one-backend-many-clients.md.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};

@@ -240,8 +240,9 @@ impl Builder {
         self
     }
 
-    /// The backend artifacts to run (default: the build output of this
-    /// workspace).
+    /// The backend artifacts to run (default: [`Artifacts::new`], the ones
+    /// embedded in pglite-runtime unless `PGLITE_OXIDE_ARTIFACTS` names a
+    /// directory).
     pub fn artifacts(mut self, artifacts: Artifacts) -> Self {
         self.artifacts = Some(artifacts);
         self
@@ -251,7 +252,7 @@ impl Builder {
     pub fn open(self) -> Result<Pglite> {
         let artifacts = match &self.artifacts {
             Some(artifacts) => artifacts.clone(),
-            None => Artifacts::from_build_output()?,
+            None => Artifacts::new()?,
         };
         let (data_dir, temporary) = match &self.location {
             Location::Temporary => {

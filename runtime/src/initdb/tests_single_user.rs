@@ -49,9 +49,7 @@ fn single_user(artifacts: &Artifacts, dir: &Path, database: &str, sql: &str) -> 
 
 #[test]
 fn single_user_backend_sees_the_new_cluster() {
-    let artifacts = Artifacts::from_build_output().unwrap_or_else(|err| {
-        panic!("{err}\nThis test needs the backend: run `cargo xtask build`.")
-    });
+    let artifacts = Artifacts::new().unwrap_or_else(|err| panic!("{err}"));
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     initdb(&artifacts, &data, &InitOptions::default()).unwrap_or_else(|err| panic!("{err}"));

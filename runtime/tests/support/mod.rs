@@ -8,11 +8,10 @@ use fallible_iterator::FallibleIterator;
 use pglite_runtime::{Artifacts, BackendSession};
 use postgres_protocol::message::{backend, frontend};
 
-/// The built backend; these tests need it.
+/// The backend: the embedded artifacts, or the directory named by
+/// `PGLITE_OXIDE_ARTIFACTS` (`cargo xtask test` names its build output).
 pub fn artifacts() -> Artifacts {
-    Artifacts::from_build_output().unwrap_or_else(|err| {
-        panic!("{err}\nThese tests need the backend: run `cargo xtask build`.")
-    })
+    Artifacts::new().unwrap_or_else(|err| panic!("{err}"))
 }
 
 /// What one simple-query round trip returned.

@@ -1,0 +1,243 @@
+//! `cargo xtask aot`: native code for the wasm modules, ahead of time, for
+//! each target of `recipes/targets.toml` this machine can produce.
+//!
+//! The result is a serialized Wasmer module (`<module>.wasmu`) that the
+//! runtime loads with an engine that has no compiler. Only the host's own
+//! target is produced: code for another target could be written, but not
+//! loaded and tested here.
+//!
+//! Each artifact is keyed by a fingerprint of its module, the compiler and
+//! its settings, the target and the Wasmer version.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use wasmer::sys::{CpuFeature, EngineBuilder, Target, Triple};
+use wasmer::{Engine, Module};
+
+use crate::fingerprint::{read_stamp, write_stamp, Fingerprint};
+use crate::hashing::sha256_bytes;
+use crate::layout::Layout;
+use crate::recipes::{AotEngine, AotTarget, TargetsRecipe};
+
+/// File name extension of a serialized module.
+pub const EXTENSION: &str = "wasmu";
+
+/// What `cargo xtask aot` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct AotOptions {
+    /// Compile with this engine instead of the recipe's (experiments: the
+    /// artifacts then go to `<work>/aot-<engine>` unless `out` is given).
+    pub engine: Option<AotEngine>,
+    pub out: Option<PathBuf>,
+    /// Compile even when the fingerprint says the artifact is current.
+    pub force: bool,
+}
+
+/// The AOT artifacts of the shipped engine: `<out>/aot`.
+pub fn aot_dir(layout: &Layout) -> PathBuf {
+    layout.out().join("aot")
+}
+
+/// Where a module's artifact for a target lives under an AOT directory.
+pub fn artifact_path(dir: &Path, triple: &str, module: &str) -> PathBuf {
+    dir.join(triple).join(format!("{module}.{EXTENSION}"))
+}
+
+/// One compiled artifact, with what it cost.
+pub struct Compiled {
+    pub path: PathBuf,
+    pub size: u64,
+    pub compile_time: Option<Duration>,
+}
+
+pub fn run(layout: &Layout, options: &AotOptions) -> Result<Vec<Compiled>> {
+    let recipe = TargetsRecipe::load(&layout.recipe("targets.toml"))?;
+    let engine = options.engine.unwrap_or(recipe.engine);
+    let dir = match (&options.out, engine == recipe.engine) {
+        (Some(out), _) => out.clone(),
+        (None, true) => aot_dir(layout),
+        (None, false) => layout.work.join(format!("aot-{}", engine.name())),
+    };
+    let host = Triple::host();
+    let mut compiled = Vec::new();
+    for target in &recipe.target {
+        let triple: Triple = target
+            .triple
+            .parse()
+            .map_err(|e| anyhow::anyhow!("target {}: {e}", target.triple))?;
+        if triple.architecture != host.architecture
+            || triple.operating_system != host.operating_system
+        {
+            println!(
+                "{}: skipped (this machine is {host}; its code could not be tested here)",
+                target.triple
+            );
+            continue;
+        }
+        for module in &recipe.module {
+            let wasm_path = layout.out().join(&module.wasm);
+            let wasm = std::fs::read(&wasm_path).with_context(|| {
+                format!("reading {}: run `cargo xtask build`", wasm_path.display())
+            })?;
+            let path = artifact_path(&dir, &target.triple, &module.name);
+            let fingerprint = aot_fingerprint(engine, target, &wasm, &path);
+            let stamp = layout.stamps().join(format!(
+                "aot-{}-{}-{}-{}.fingerprint",
+                engine.name(),
+                target.triple,
+                module.name,
+                &sha256_bytes(dir.display().to_string().as_bytes())[..12]
+            ));
+            if !options.force
+                && path.is_file()
+                && read_stamp(&stamp).as_deref() == Some(fingerprint.as_str())
+            {
+                println!(
+                    "{} {}: up to date ({})",
+                    target.triple,
+                    module.name,
+                    path.display()
+                );
+                compiled.push(Compiled {
+                    size: std::fs::metadata(&path)?.len(),
+                    path,
+                    compile_time: None,
+                });
+                continue;
+            }
+            println!(
+                "{} {}: compiling {} with {}",
+                target.triple,
+                module.name,
+                wasm_path.display(),
+                engine.name()
+            );
+            let (bytes, compile_time) = compile(engine, target, &triple, &wasm)?;
+            write_atomically(&path, &bytes)?;
+            write_stamp(&stamp, &fingerprint)?;
+            println!(
+                "{} {}: {:.1} s, {} bytes -> {}",
+                target.triple,
+                module.name,
+                compile_time.as_secs_f64(),
+                bytes.len(),
+                path.display()
+            );
+            compiled.push(Compiled {
+                path,
+                size: bytes.len() as u64,
+                compile_time: Some(compile_time),
+            });
+        }
+    }
+    Ok(compiled)
+}
+
+/// Everything an artifact depends on, and where it is.
+fn aot_fingerprint(engine: AotEngine, target: &AotTarget, wasm: &[u8], path: &Path) -> String {
+    let mut fp = Fingerprint::new("aot");
+    fp.add_str("path", &path.display().to_string());
+    fp.add_str("module", &sha256_bytes(wasm))
+        .add_str("engine", engine.name())
+        .add_str("engine-settings", ENGINE_SETTINGS)
+        .add_str("triple", &target.triple)
+        .add_str("cpu-features", &target.cpu_features.join(","))
+        .add_str("wasmer", pglite_runtime::engine::WASMER_VERSION);
+    fp.finish()
+}
+
+/// Settings that are not Wasmer's defaults; part of the fingerprint.
+const ENGINE_SETTINGS: &str = "defaults; instruction address maps stripped";
+
+/// Compiles `wasm` for `target` and serializes the module.
+pub fn compile(
+    engine: AotEngine,
+    target: &AotTarget,
+    triple: &Triple,
+    wasm: &[u8],
+) -> Result<(Vec<u8>, Duration)> {
+    let mut features = enumset::EnumSet::<CpuFeature>::new();
+    for name in &target.cpu_features {
+        let feature: CpuFeature = name
+            .parse()
+            .map_err(|e| anyhow::anyhow!("target {}: cpu feature {name}: {e:?}", target.triple))?;
+        features.insert(feature);
+    }
+    let wasmer_target = Target::new(triple.clone(), features);
+    let engine = compiler_engine(engine, wasmer_target)?;
+    let started = Instant::now();
+    let module = Module::new(&engine, wasm).context("compiling the module")?;
+    let elapsed = started.elapsed();
+    let bytes = module.serialize().context("serializing the module")?;
+    Ok((strip_address_maps(&bytes)?, elapsed))
+}
+
+/// The serialized module without its per-instruction address maps.
+///
+/// Cranelift records, for every machine instruction, the wasm offset it
+/// came from: a third of the artifact (12.8 MB of 37 MB for the backend).
+/// Wasmer uses it only to name the exact wasm instruction in a backtrace;
+/// without it a frame names its function and the function's start, as with
+/// LLVM's code, which never has it. Traps, unwinding and exceptions use
+/// other tables (trap sites, unwind info), which stay.
+pub fn strip_address_maps(bytes: &[u8]) -> Result<Vec<u8>> {
+    use wasmer_compiler::serialize::{SerializableCompilation, SerializableModule};
+    use wasmer_types::MetadataHeader;
+
+    const MAGIC: &[u8; 16] = b"wasmer-universal";
+    let rest = bytes
+        .strip_prefix(MAGIC)
+        .context("not a serialized Wasmer module")?;
+    let len = MetadataHeader::parse(rest).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let body = rest
+        .get(MetadataHeader::LEN..MetadataHeader::LEN + len)
+        .context("truncated serialized module")?;
+    let archived =
+        SerializableModule::archive_from_slice_checked(body).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut module = SerializableModule::deserialize_from_archive(archived)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let SerializableCompilation::Rkyv(compilation) = &mut module.compilation {
+        for frame_info in compilation.function_frame_info.values_mut() {
+            frame_info.address_map.instructions = Vec::new();
+        }
+    }
+    let body = module.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut out = Vec::with_capacity(MAGIC.len() + MetadataHeader::LEN + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&MetadataHeader::new(body.len()).into_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+fn compiler_engine(engine: AotEngine, target: Target) -> Result<Engine> {
+    let builder = match engine {
+        AotEngine::Cranelift => EngineBuilder::new(wasmer::sys::Cranelift::new()),
+        AotEngine::Llvm => llvm_builder()?,
+    };
+    Ok(builder.set_target(Some(target)).engine().into())
+}
+
+#[cfg(feature = "llvm")]
+fn llvm_builder() -> Result<EngineBuilder> {
+    Ok(EngineBuilder::new(wasmer::sys::LLVM::new()))
+}
+
+#[cfg(not(feature = "llvm"))]
+fn llvm_builder() -> Result<EngineBuilder> {
+    anyhow::bail!(
+        "this xtask was built without LLVM; run it as \
+         `LLVM_SYS_221_PREFIX=/usr/lib/llvm-22 cargo run -p xtask --features llvm -- aot ...` \
+         (needs llvm-22-dev, libpolly-22-dev and libzstd-dev)"
+    )
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().context("artifact path has no directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let partial = path.with_extension(format!("{EXTENSION}.partial"));
+    std::fs::write(&partial, bytes).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}

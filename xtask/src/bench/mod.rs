@@ -1,0 +1,86 @@
+//! `cargo xtask bench <suite>`: benchmarks that print figures from one run.
+//!
+//! - `cold`: new temporary databases from a fresh process and in a warm
+//!   one, beside native PostgreSQL 15 measured in the same run ([`cold`]);
+//!   `cold-release` builds the program with the release profile.
+//! - `api`: query round trips through the direct API, an in-process client
+//!   and native PostgreSQL ([`api`]).
+//! - `fs`: wasmer-wasix's stock host filesystem against ours ([`fs`]).
+//! - `engines`: the AOT code of Cranelift and LLVM side by side
+//!   ([`engines`]); `sizes`: only what the artifacts are made of.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::layout::Layout;
+
+mod anatomy;
+mod api;
+mod cold;
+mod engines;
+mod fs;
+
+pub fn run(layout: &Layout, suite: &str) -> Result<()> {
+    match suite {
+        "cold" => cold::run(layout, false),
+        "cold-release" => cold::run(layout, true),
+        "api" => api::run(layout),
+        "fs" => fs::run(layout),
+        "engines" => engines::run(layout),
+        "sizes" => engines::sizes(layout),
+        other => bail!(
+            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, engines, sizes)"
+        ),
+    }
+}
+
+/// `bench engines`' measurements of one engine's code, in this process.
+pub fn engine_worker(layout: &Layout, path: &std::path::Path) -> Result<()> {
+    engines::worker(layout, path)
+}
+
+/// Builds an example of the runtime crate with the dev profile (or the
+/// release profile); returns its executable.
+fn build_example(layout: &Layout, name: &str, features: &[&str]) -> Result<PathBuf> {
+    build_example_with(layout, name, features, false)
+}
+
+fn build_example_with(
+    layout: &Layout,
+    name: &str,
+    features: &[&str],
+    release: bool,
+) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let profile = if release { "release" } else { "dev" };
+    let mut command = Command::new(&cargo);
+    command
+        .current_dir(&layout.workspace)
+        .args(["build", "--quiet", "--profile", profile])
+        .args(["-p", "pglite-runtime", "--example", name]);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    if !command.status()?.success() {
+        bail!("building the {name} example failed");
+    }
+    Ok(layout
+        .work
+        .parent()
+        .context("work dir has no parent")?
+        .join(if release { "release" } else { "debug" })
+        .join("examples")
+        .join(name))
+}
+
+/// The median of `values` (sorted in place); 0 for none.
+pub(crate) fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    (values[(n - 1) / 2] + values[n / 2]) / 2.0
+}
