@@ -8,6 +8,11 @@
  * interrupt checks while a deadline is armed, and before it sleeps in a
  * wait (patches/0005-wasi-interval-timer.patch). Expiry raises SIGALRM through
  * port/signal.c, so PostgreSQL's own handler runs unchanged.
+ *
+ * The same polls deliver the host's cancel requests: the host sets
+ * pglite_cancel_requested from another thread while a statement runs (the
+ * way a postmaster would send SIGINT), and the next poll raises SIGINT, whose
+ * handler (StatementCancelHandler) cancels the statement with 57014.
  */
 #include <errno.h>
 #include <signal.h>
@@ -21,6 +26,37 @@ static long long interval_us;
 
 /* Nonzero while a deadline is set: interrupt checks poll only then. */
 volatile int pglite_timer_armed;
+
+/*
+ * Set to nonzero by the host, from any thread, to cancel the running
+ * statement. Interrupt checks read it on every call (one load).
+ */
+volatile int pglite_cancel_requested;
+
+/*
+ * While nothing else is due, waits still wake this often to look for a
+ * cancel request (the backend sleeps in waits only in pg_sleep() and the
+ * like: between statements it waits in the host, not here).
+ */
+#define CANCEL_POLL_US 20000
+
+/* The address of the cancel flag in linear memory, for the host. */
+__attribute__((export_name("pglite_cancel_flag")))
+volatile int *
+pglite_cancel_flag(void)
+{
+	return &pglite_cancel_requested;
+}
+
+static void
+take_cancel_request(void)
+{
+	if (pglite_cancel_requested)
+	{
+		pglite_cancel_requested = 0;
+		pglite_raise_signal(SIGINT);
+	}
+}
 
 static long long
 now_us(void)
@@ -92,32 +128,45 @@ alarm(unsigned int seconds)
 }
 
 /*
- * Called by every interrupt check while the timer is armed. Reading the
- * clock is a host call that costs about a microsecond, and interrupt checks
- * run once per tuple in tight loops, so the clock is read on every 256th
- * call only: a due timer fires within a few hundred checks.
+ * Called by every interrupt check while the timer is armed or a cancel is
+ * requested. Reading the clock is a host call that costs about a
+ * microsecond, and interrupt checks run once per tuple in tight loops, so
+ * the clock is read on every 256th call only: a due timer fires within a
+ * few hundred checks.
  */
 void
 pglite_timer_tick(void)
 {
 	static unsigned int calls;
 
-	if ((++calls & 255) == 0)
+	take_cancel_request();
+	if (pglite_timer_armed && (++calls & 255) == 0)
 		pglite_poll_timer();
 }
 
+/*
+ * Fires the timer if it is due and delivers a cancel request. Returns how
+ * long a wait may sleep before it must poll again, in microseconds.
+ */
 long long
 pglite_poll_timer(void)
 {
 	long long now;
+	long long left;
 
+	take_cancel_request();
 	if (deadline_us == 0)
-		return 0;
+		return CANCEL_POLL_US;
 	now = now_us();
-	if (now < deadline_us)
-		return deadline_us - now;
-	deadline_us = interval_us > 0 ? now + interval_us : 0;
-	pglite_timer_armed = deadline_us != 0;
-	pglite_raise_signal(SIGALRM);
-	return deadline_us ? deadline_us - now_us() : 0;
+	if (now >= deadline_us)
+	{
+		deadline_us = interval_us > 0 ? now + interval_us : 0;
+		pglite_timer_armed = deadline_us != 0;
+		pglite_raise_signal(SIGALRM);
+		if (deadline_us == 0)
+			return CANCEL_POLL_US;
+		now = now_us();
+	}
+	left = deadline_us - now;
+	return left < CANCEL_POLL_US ? left : CANCEL_POLL_US;
 }

@@ -14,16 +14,16 @@ pub(crate) mod embedded {
 
     const RUNTIME: EmbeddedArchive = EmbeddedArchive {
         name: "runtime",
-        sha256: "f4c09302c87d9a33077e335ee7d2bd69c7ec7fe4b41113f46f5582af904eb3c0",
-        size: 2920058,
+        sha256: "2094866d95990c6565093ed8b9484811c726e3738902e9dd488b2430ccf12e39",
+        size: 2919215,
         bytes: include_bytes!("../artifacts/runtime.tar.zst"),
         placement: Placement::Unpack(""),
     };
 
     const TEMPLATE: EmbeddedArchive = EmbeddedArchive {
         name: "template",
-        sha256: "05fec0a1604583b2a9d5f934132f5a9db1b28ffe2d31de0b9727f7d45f510794",
-        size: 1412417,
+        sha256: "a41dc296823e38d47e8d1b97a2faaf2500a80b66cbe183cd032015664a71d5ca",
+        size: 1412159,
         bytes: include_bytes!("../artifacts/template.tar.zst"),
         placement: Placement::File("template.tar.zst"),
     };
@@ -34,8 +34,8 @@ pub(crate) mod embedded {
         TEMPLATE,
         EmbeddedArchive {
             name: "aot-x86_64-unknown-linux-gnu-postgres",
-            sha256: "24b81ac902689801559f175791c3f487c0435a554769db40af02b3a8dd8e30fe",
-            size: 5412483,
+            sha256: "fbc7f53f20585d0fe74c8eeb9eb3a3316db09d0b1b5017cc2fc2767b893ac761",
+            size: 5411831,
             bytes: pglite_aot_x86_64_unknown_linux_gnu::POSTGRES,
             placement: Placement::Unpack("aot/x86_64-unknown-linux-gnu"),
         },
