@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
 use virtual_fs::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf, VirtualFile};
-use wasmer::{Function, FunctionEnv, Instance, Store};
+use wasmer::{Function, FunctionEnv, Instance, Memory, Store};
 use wasmer_wasix::{WasiEnvBuilder, WasiError, WasiFunctionEnv};
 
 use crate::artifacts::Artifacts;
@@ -55,6 +55,8 @@ pub(crate) struct BackendInstance {
     pub fs: Arc<FsContext>,
     pub stderr: Capture,
     pub stdout: Capture,
+    /// The backend's linear memory.
+    pub memory: Memory,
 }
 
 /// How a call into the guest ended.
@@ -146,7 +148,7 @@ impl BackendInstance {
         if let Some(env) = &reproducible {
             env.as_mut(&mut store).memory = Some(memory.clone());
         }
-        io.as_mut(&mut store).memory = Some(memory);
+        io.as_mut(&mut store).memory = Some(memory.clone());
         let mut backend = Self {
             store,
             instance,
@@ -155,6 +157,7 @@ impl BackendInstance {
             fs: guest_fs.ctx.clone(),
             stderr,
             stdout,
+            memory,
         };
         match backend.call("_initialize")? {
             CallOutcome::Returned => Ok(backend),

@@ -13,6 +13,7 @@
 //!   protocol bytes in, backend protocol bytes out.
 
 mod artifacts;
+mod cancel;
 mod datadir_lock;
 #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
 mod embedded;
@@ -36,6 +37,7 @@ mod session;
 pub mod bench;
 
 pub use artifacts::{Artifacts, ARTIFACTS_ENV};
+pub use cancel::CancelHandle;
 pub use datadir_lock::{DataDirLock, LOCK_FILE};
 pub use embedded::CACHE_DIR_ENV;
 pub use error::Error;

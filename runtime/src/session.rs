@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::artifacts::Artifacts;
+use crate::cancel::CancelHandle;
 use crate::datadir_lock::DataDirLock;
 use crate::fs::{Durability, SyncCounts};
 use crate::host_io::PeerSlot;
@@ -60,6 +61,7 @@ pub struct BackendSession {
     backend: Option<BackendInstance>,
     /// The `pgl_process` export, called on every [`send`](Self::send).
     process: wasmer::Function,
+    cancel: CancelHandle,
     /// Held until the backend has exited (declared last: dropped last).
     _lock: DataDirLock,
 }
@@ -107,9 +109,11 @@ impl BackendSession {
             }
         }
         let process = backend.export("pgl_process")?;
+        let cancel = CancelHandle::locate(&mut backend)?;
         let mut session = Self {
             backend: Some(backend),
             process,
+            cancel,
             _lock: lock,
         };
         // The idle loop's first turn sends ReadyForQuery and flushes.
@@ -150,13 +154,13 @@ impl BackendSession {
         match outcome {
             Ok(CallOutcome::Returned) => Ok(()),
             Ok(CallOutcome::Exited(code)) => {
-                let backend = self.backend.take().ok_or(Error::Ended)?;
+                let backend = self.take_backend().ok_or(Error::Ended)?;
                 let stderr = backend.stderr.text();
                 backend.close();
                 Err(Error::Exited { code, stderr })
             }
             Err(err) => {
-                if let Some(backend) = self.backend.take() {
+                if let Some(backend) = self.take_backend() {
                     backend.close();
                 }
                 Err(err)
@@ -192,8 +196,21 @@ impl BackendSession {
         self.terminate()
     }
 
+    /// A handle that cancels the statement this session runs, from any
+    /// thread (as a CancelRequest does for a server's backend).
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// Takes the backend out to end it; the cancel handle lets go of its
+    /// memory first.
+    fn take_backend(&mut self) -> Option<BackendInstance> {
+        self.cancel.disarm();
+        self.backend.take()
+    }
+
     fn terminate(&mut self) -> Result<()> {
-        let Some(mut backend) = self.backend.take() else {
+        let Some(mut backend) = self.take_backend() else {
             return Ok(());
         };
         backend

@@ -206,6 +206,40 @@ fn statement_timeout_cancels_sleeps_and_computations() {
 }
 
 #[test]
+fn a_cancel_from_another_thread_ends_the_running_statement() {
+    let (_temp, data) = new_database();
+    let mut session = start(&data);
+    let cancel = session.cancel_handle();
+    let canceller = |cancel: pglite_runtime::CancelHandle| {
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            assert!(cancel.cancel(), "the session is alive");
+        })
+    };
+    // Asleep in a wait, then busy in a loop of interrupt checks.
+    for sql in [
+        "SELECT pg_sleep(30)",
+        "SELECT count(*) FROM generate_series(1, 2000000000)",
+    ] {
+        let thread = canceller(cancel.clone());
+        let started = std::time::Instant::now();
+        let reply = query(&mut session, sql);
+        assert_eq!(reply.error.as_deref(), Some("57014"), "{sql}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{sql}"
+        );
+        thread.join().unwrap();
+    }
+    // A request withdrawn before the next statement does not touch it.
+    cancel.cancel();
+    cancel.clear();
+    assert_eq!(scalar(&query(&mut session, "SELECT 1")), "1");
+    session.shutdown().expect("clean shutdown");
+    assert!(!cancel.cancel(), "nothing to cancel once the session ended");
+}
+
+#[test]
 fn commits_reach_the_disk_unless_durability_is_relaxed() {
     let (_temp, data) = new_database();
     let mut session = start(&data);
