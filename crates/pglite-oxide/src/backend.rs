@@ -6,10 +6,12 @@
 //! (ReadyForQuery with status `I`); other clients wait for that, up to
 //! a limit, then get [`Error::Busy`]. See docs/decisions/0008-one-backend-many-clients.md.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use pglite_runtime::{BackendSession, Peer};
+use pglite_runtime::{BackendSession, CancelHandle, Peer};
 
 use crate::error::{Error, Result};
 
@@ -27,6 +29,10 @@ pub(crate) struct Backend {
     wait_limit: Duration,
     /// The database every client is connected to.
     pub database: String,
+    /// Cancels the statement the backend runs.
+    cancel: CancelHandle,
+    /// Makes the clients' cancel keys.
+    keys: RandomState,
 }
 
 struct State {
@@ -34,6 +40,8 @@ struct State {
     session: Option<BackendSession>,
     /// The client inside a transaction or an unfinished exchange.
     holder: Option<ClientId>,
+    /// The client whose exchange runs now.
+    running: Option<ClientId>,
     /// Why the backend is gone, once it is.
     closed: Option<String>,
     next_client: ClientId,
@@ -48,10 +56,12 @@ impl Backend {
         wait_limit: Duration,
         database: String,
     ) -> Arc<Self> {
+        let cancel = session.cancel_handle();
         Arc::new(Self {
             state: Mutex::new(State {
                 session: Some(session),
                 holder: None,
+                running: None,
                 closed: None,
                 next_client: 1,
                 parameters,
@@ -59,6 +69,8 @@ impl Backend {
             turn: Condvar::new(),
             wait_limit,
             database,
+            cancel,
+            keys: RandomState::new(),
         })
     }
 
@@ -76,6 +88,28 @@ impl Backend {
         let id = state.next_client;
         state.next_client += 1;
         id
+    }
+
+    /// The secret a client must show to cancel its statements from another
+    /// connection (BackendKeyData): unguessable by other clients, and the
+    /// same for as long as the backend lives.
+    pub fn cancel_key(&self, client: ClientId) -> i32 {
+        self.keys.hash_one(client) as i32
+    }
+
+    /// Cancels `client`'s running statement, as a CancelRequest asks. Like
+    /// PostgreSQL, does nothing when the key is wrong or nothing runs.
+    pub fn cancel(&self, client: ClientId, key: i32) {
+        if key != self.cancel_key(client) {
+            tracing::debug!(client, "cancel request with a wrong key");
+            return;
+        }
+        // Under the lock: the running exchange cannot end and another
+        // client's begin (clearing the flag) in between.
+        let state = self.lock();
+        if state.running == Some(client) {
+            self.cancel.cancel();
+        }
     }
 
     /// The server parameters (ParameterStatus) to greet a new client with.
@@ -112,6 +146,7 @@ impl Backend {
                 let mut state = self.lock();
                 state.closed = Some(reason);
                 state.holder = None;
+                state.running = None;
                 drop(state);
                 self.turn.notify_all();
                 drop(session);
@@ -122,6 +157,7 @@ impl Backend {
         let mut state = self.lock();
         state.session = Some(session);
         state.holder = holder;
+        state.running = None;
         drop(state);
         self.turn.notify_all();
         result
@@ -168,6 +204,10 @@ impl Backend {
             let free = state.holder.is_none_or(|holder| holder == client);
             if free {
                 if let Some(session) = state.session.take() {
+                    state.running = Some(client);
+                    // A request meant for an earlier statement must not
+                    // cancel this one.
+                    self.cancel.clear();
                     return Ok(session);
                 }
             }

@@ -311,7 +311,18 @@ where
                 writer.write_all(b"N").await.map_err(io)?;
                 writer.flush().await.map_err(io)?;
             }
-            CANCEL_REQUEST => return Ok(None),
+            CANCEL_REQUEST => {
+                // Process id and secret key, from the BackendKeyData the
+                // client got; no answer either way, as from PostgreSQL.
+                if body.len() >= 12 {
+                    let pid = i32::from_be_bytes([body[4], body[5], body[6], body[7]]);
+                    let key = i32::from_be_bytes([body[8], body[9], body[10], body[11]]);
+                    if let Ok(client) = ClientId::try_from(pid) {
+                        backend.cancel(client, key);
+                    }
+                }
+                return Ok(None);
+            }
             PROTOCOL_3 => {
                 let parameters = startup_parameters(&body[4..]);
                 let database = parameters
@@ -378,7 +389,7 @@ fn greeting(backend: &Backend, client: ClientId) -> Vec<u8> {
     }
     let mut key = Vec::new();
     key.extend_from_slice(&(client as i32).to_be_bytes());
-    key.extend_from_slice(&(client as i32).wrapping_mul(0x2545_F491).to_be_bytes());
+    key.extend_from_slice(&backend.cancel_key(client).to_be_bytes());
     put_message(&mut out, b'K', &key);
     ready_for_query(&mut out);
     out.to_vec()

@@ -46,7 +46,7 @@ pub use error::{DbError, Error, ErrorPosition, Result, SqlState};
 pub use notify::Notification;
 pub use row::{Column, Row, RowIndex};
 pub use server::{PgliteServer, ServerBuilder};
-pub use session::Session;
+pub use session::{CancelToken, Session};
 pub use statement::{Statement, ToStatement};
 pub use transaction::Transaction;
 pub use types::Numeric;

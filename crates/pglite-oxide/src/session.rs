@@ -43,6 +43,23 @@ pub struct Session {
     buf: BytesMut,
 }
 
+/// Cancels the running statement of one [`Session`]; see
+/// [`Session::cancel_token`]. `Send`, `Sync` and cheap to clone.
+#[derive(Clone, Debug)]
+pub struct CancelToken {
+    backend: std::sync::Weak<Backend>,
+    client: ClientId,
+}
+
+impl CancelToken {
+    /// Asks the backend to cancel the session's running statement.
+    pub fn cancel(&self) {
+        if let Some(backend) = self.backend.upgrade() {
+            backend.cancel(self.client, backend.cancel_key(self.client));
+        }
+    }
+}
+
 /// What the backend answered to one exchange.
 #[derive(Default)]
 pub(crate) struct Reply {
@@ -80,6 +97,17 @@ impl Session {
             notifications: VecDeque::new(),
             types: TypeCache::default(),
             buf: BytesMut::new(),
+        }
+    }
+
+    /// A token that cancels the statement this session is running, from
+    /// another thread: the statement fails with SQLSTATE 57014
+    /// (`query_canceled`) and the session goes on. Cancelling when nothing
+    /// runs does nothing.
+    pub fn cancel_token(&self) -> CancelToken {
+        CancelToken {
+            backend: Arc::downgrade(&self.backend),
+            client: self.id,
         }
     }
 

@@ -237,3 +237,23 @@ fn notice_callback_receives_warnings() {
         .unwrap();
     assert_eq!(*seen.lock().unwrap(), ["careful"]);
 }
+
+#[test]
+fn a_cancel_token_ends_a_statement_running_on_another_thread() {
+    let mut db = Pglite::temporary().unwrap();
+    let token = db.cancel_token();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        token.cancel();
+    });
+    let started = std::time::Instant::now();
+    let err = db
+        .query("SELECT count(*) FROM generate_series(1, 2000000000)", &[])
+        .unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    canceller.join().unwrap();
+    // Cancelling an idle session does nothing to its next statement.
+    db.cancel_token().cancel();
+    assert_eq!(db.query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0), 1);
+}

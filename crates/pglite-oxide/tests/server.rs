@@ -241,6 +241,59 @@ async fn shutdown_ends_idle_connections_and_refuses_new_ones() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_ends_the_query_and_the_connection_goes_on() {
+    let server = PgliteServer::temporary_tcp().unwrap();
+    let client = connect(server.database_url()).await;
+    let other = connect(server.database_url()).await;
+    let token = client.cancel_token();
+    // A wrong key (another connection's) cancels nothing.
+    let wrong = other.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        wrong.cancel_query(NoTls).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        token.cancel_query(NoTls).await.unwrap();
+    });
+    let started = std::time::Instant::now();
+    let err = client
+        .batch_execute("SELECT pg_sleep(30)")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(550),
+        "the wrong key cancelled"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    canceller.await.unwrap();
+    let row = client.query_one("SELECT 41 + 1", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 42);
+    other.batch_execute("SELECT 1").await.unwrap();
+
+    // statement_timeout, per statement.
+    client
+        .batch_execute("SET statement_timeout = '200ms'")
+        .await
+        .unwrap();
+    let err = client
+        .batch_execute("SELECT pg_sleep(30)")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
+    );
+    client
+        .batch_execute("RESET statement_timeout")
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_startup_and_wrong_database_get_errors_not_hangs() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = PgliteServer::temporary_tcp().unwrap();
