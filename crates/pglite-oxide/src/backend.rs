@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use pglite_runtime::{BackendSession, CancelHandle, Peer};
 
 use crate::error::{Error, Result};
+use crate::settings::{self, Settings};
 
 /// Identifies a client of the backend.
 pub(crate) type ClientId = u64;
@@ -47,17 +48,35 @@ struct State {
     next_client: ClientId,
     /// Server parameters as the backend last reported them.
     parameters: Vec<(String, String)>,
+    /// Session settings: see [`crate::settings`].
+    settings: SettingsState,
+}
+
+struct SettingsState {
+    /// What a client has until it sets something: the database's own
+    /// session settings (the user it runs as, for one).
+    baseline: Settings,
+    /// Settings of the clients that made their own (startup parameters or
+    /// SET), while the backend serves someone else.
+    saved: HashMap<ClientId, Settings>,
+    /// The backend's settings, as last read or put in place.
+    current: Settings,
+    /// A statement that may have changed them ran since.
+    changed: bool,
+    /// The client whose settings the backend has.
+    owner: Option<ClientId>,
 }
 
 impl Backend {
     pub fn new(
-        session: BackendSession,
+        mut session: BackendSession,
         parameters: Vec<(String, String)>,
         wait_limit: Duration,
         database: String,
-    ) -> Arc<Self> {
+    ) -> Result<Arc<Self>> {
         let cancel = session.cancel_handle();
-        Arc::new(Self {
+        let baseline = read_settings(&mut session)?.rows;
+        Ok(Arc::new(Self {
             state: Mutex::new(State {
                 session: Some(session),
                 holder: None,
@@ -65,13 +84,20 @@ impl Backend {
                 closed: None,
                 next_client: 1,
                 parameters,
+                settings: SettingsState {
+                    current: baseline.clone(),
+                    baseline,
+                    saved: HashMap::new(),
+                    changed: false,
+                    owner: None,
+                },
             }),
             turn: Condvar::new(),
             wait_limit,
             database,
             cancel,
             keys: RandomState::new(),
-        })
+        }))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -88,6 +114,56 @@ impl Backend {
         let id = state.next_client;
         state.next_client += 1;
         id
+    }
+
+    /// A new client with settings of its own (a server connection's startup
+    /// parameters): puts them in place, which checks them. Returns the
+    /// client and the server parameters to greet it with.
+    pub fn join(&self, startup: Settings) -> Result<(ClientId, Vec<(String, String)>)> {
+        let client = self.register();
+        if !startup.is_empty() {
+            let mut state = self.lock();
+            let mut own = state.settings.baseline.clone();
+            for (name, value) in startup {
+                match own.iter_mut().find(|(n, _)| *n == name) {
+                    Some(entry) => entry.1 = value,
+                    None => own.push((name, value)),
+                }
+            }
+            own.sort();
+            state.settings.saved.insert(client, own);
+        }
+        // An empty exchange: checking out puts the settings in place.
+        let joined = self.exchange(client, |_| Ok(((), Some(IDLE))));
+        if let Err(err) = joined {
+            self.leave(client);
+            return Err(err);
+        }
+        Ok((client, self.parameters()))
+    }
+
+    /// Forgets a client that is gone.
+    pub fn leave(&self, client: ClientId) {
+        let mut state = self.lock();
+        state.settings.saved.remove(&client);
+        if state.settings.owner == Some(client) {
+            state.settings.owner = None;
+        }
+    }
+
+    /// Makes `client`'s current settings every client's starting point
+    /// (after the database's owner set them up, e.g. the user to run as).
+    pub fn set_baseline(&self, client: ClientId) -> Result<()> {
+        self.exchange(client, |session| {
+            let read = read_settings(session)?;
+            Ok((read.rows, Some(IDLE)))
+        })
+        .map(|baseline| {
+            let mut state = self.lock();
+            state.settings.current = baseline.clone();
+            state.settings.changed = false;
+            state.settings.baseline = baseline;
+        })
     }
 
     /// The secret a client must show to cancel its statements from another
@@ -136,7 +212,10 @@ impl Backend {
         exchange: impl FnOnce(&mut BackendSession) -> Result<(R, Option<u8>)>,
     ) -> Result<R> {
         let mut session = self.check_out(client)?;
-        let result = exchange(&mut session);
+        let result = match self.adopt_settings(client, &mut session) {
+            Ok(()) => exchange(&mut session),
+            Err(err) => Err(err),
+        };
         let (result, holder) = match result {
             Ok((value, Some(IDLE))) => (Ok(value), None),
             Ok((value, _)) => (Ok(value), Some(client)),
@@ -166,6 +245,7 @@ impl Backend {
     /// Convenience for [`exchange`](Self::exchange) with a plain
     /// (non-streaming) send.
     pub fn send(&self, client: ClientId, frontend: &[u8]) -> Result<Vec<u8>> {
+        self.note_statements(frontend);
         self.exchange(client, |session| {
             let reply = session.send(frontend)?;
             let status = final_status(&reply);
@@ -180,15 +260,71 @@ impl Backend {
         frontend: &[u8],
         peer: &mut dyn Peer,
     ) -> Result<Option<u8>> {
+        self.note_statements(frontend);
         self.exchange(client, |session| {
             let mut tracker = StatusTracker {
                 inner: peer,
                 framing: Framing::default(),
             };
-            session.send_with(frontend, &mut tracker)?;
+            let sent = session.send_with(frontend, &mut tracker);
+            for (name, value) in std::mem::take(&mut tracker.framing.reports) {
+                self.set_parameter(&name, &value);
+            }
+            sent?;
             let status = tracker.framing.final_status();
             Ok((status, status))
         })
+    }
+
+    /// Notes that statements which may change settings are about to run.
+    fn note_statements(&self, frontend: &[u8]) {
+        if settings::may_change(frontend) {
+            self.lock().settings.changed = true;
+        }
+    }
+
+    /// Gives the backend `client`'s settings, if it has another's: reads
+    /// back the settings of the client that leaves (when they may have
+    /// changed) and puts the arriving client's in place (when they differ).
+    fn adopt_settings(&self, client: ClientId, session: &mut BackendSession) -> Result<()> {
+        let (changed, current, wanted) = {
+            let state = self.lock();
+            let own = &state.settings;
+            if own.owner == Some(client) {
+                return Ok(());
+            }
+            let wanted = own.saved.get(&client).unwrap_or(&own.baseline).clone();
+            (own.changed, own.current.clone(), wanted)
+        };
+        let current = if changed {
+            let read = read_settings(session)?.rows;
+            let mut state = self.lock();
+            state.settings.current = read.clone();
+            state.settings.changed = false;
+            if let Some(owner) = state.settings.owner {
+                state.settings.saved.insert(owner, read.clone());
+            }
+            read
+        } else {
+            current
+        };
+        if current != wanted {
+            let reply = session.send(&settings::apply_query(&wanted))?;
+            let answer = settings::parse_answer(&reply)?;
+            for (name, value) in answer.reported {
+                self.set_parameter(&name, &value);
+            }
+        }
+        let mut state = self.lock();
+        if let Some(owner) = state.settings.owner {
+            // Settings equal to the baseline need no saving.
+            if state.settings.saved.get(&owner) == Some(&state.settings.baseline) {
+                state.settings.saved.remove(&owner);
+            }
+        }
+        state.settings.current = wanted;
+        state.settings.owner = Some(client);
+        Ok(())
     }
 
     /// Waits until the session is free for `client` and takes it.
@@ -267,6 +403,11 @@ impl Backend {
     }
 }
 
+/// Reads the session's settings back.
+fn read_settings(session: &mut BackendSession) -> Result<settings::Answer> {
+    settings::parse_answer(&session.send(&settings::read_query())?)
+}
+
 /// The status byte of a ReadyForQuery that ends `reply`, if it ends with
 /// one.
 pub(crate) fn final_status(reply: &[u8]) -> Option<u8> {
@@ -287,6 +428,10 @@ pub(crate) struct Framing {
     kind: u8,
     /// The status byte, once a whole ReadyForQuery is the last message.
     status: Option<u8>,
+    /// The body of the ParameterStatus being read.
+    report: Vec<u8>,
+    /// ParameterStatus messages read (name, value).
+    pub reports: Vec<(String, String)>,
 }
 
 impl Framing {
@@ -296,6 +441,12 @@ impl Framing {
                 let take = self.body_left.min(bytes.len());
                 if self.kind == b'Z' && take == self.body_left {
                     self.status = Some(bytes[take - 1]);
+                }
+                if self.kind == b'S' {
+                    self.report.extend_from_slice(&bytes[..take]);
+                    if take == self.body_left {
+                        self.take_report();
+                    }
                 }
                 self.body_left -= take;
                 bytes = &bytes[take..];
@@ -315,7 +466,19 @@ impl Framing {
                 self.body_left = (len as usize).saturating_sub(4);
                 self.header.clear();
                 self.status = None;
+                self.report.clear();
             }
+        }
+    }
+
+    fn take_report(&mut self) {
+        let body = std::mem::take(&mut self.report);
+        let mut parts = body.split(|&b| b == 0);
+        if let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            self.reports.push((
+                String::from_utf8_lossy(name).into_owned(),
+                String::from_utf8_lossy(value).into_owned(),
+            ));
         }
     }
 

@@ -298,10 +298,12 @@ impl Builder {
             parameters,
             self.busy_timeout,
             self.database.clone(),
-        );
+        )?;
         let mut session = Session::new(backend.clone(), Notices::new(self.notice_handler.clone()));
         if self.user != BOOTSTRAP_USER {
             become_user(&mut session, &self.user)?;
+            // Every client runs as that user.
+            backend.set_baseline(session.id)?;
         }
         Ok(Pglite {
             session,
@@ -338,7 +340,7 @@ fn start_creating_database(
     };
     let (session, greeting) = BackendSession::start(artifacts, data_dir, &bootstrap)?;
     greeting_parameters(greeting)?;
-    let backend = Backend::new(session, Vec::new(), DEFAULT_BUSY_TIMEOUT, "postgres".into());
+    let backend = Backend::new(session, Vec::new(), DEFAULT_BUSY_TIMEOUT, "postgres".into())?;
     let mut creator = Session::new(backend.clone(), Notices::new(None));
     creator.batch_execute(&format!(
         "CREATE DATABASE {}",

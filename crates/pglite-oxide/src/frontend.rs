@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::backend::{Backend, ClientId};
 use crate::error::{Error, Result};
+use crate::settings;
 
 const SSL_REQUEST: i32 = 80877103;
 const GSSENC_REQUEST: i32 = 80877104;
@@ -60,12 +61,36 @@ where
         () = stopped(&mut shutdown) => return Ok(()),
         started = startup(&backend, &mut reader, &mut writer) => started?,
     };
-    let Some(_startup) = started else {
+    let Some(startup) = started else {
         return Ok(());
     };
-    let client = backend.register();
+    let settings = match settings::from_startup(&startup) {
+        Ok(settings) => settings,
+        Err(message) => {
+            refuse(&mut writer, "42601", &message).await?;
+            return Ok(());
+        }
+    };
+    // Putting the client's settings in place runs the backend: off the
+    // async worker.
+    let joining = backend.clone();
+    let joined = tokio::task::spawn_blocking(move || joining.join(settings))
+        .await
+        .map_err(|e| Error::Protocol(format!("backend task: {e}")))?;
+    let (client, parameters) = match joined {
+        Ok(joined) => joined,
+        Err(err) => {
+            let (code, message) = match &err {
+                Error::Db(db) => (db.code().code().to_owned(), db.message().to_owned()),
+                Error::Busy { .. } => ("55P03".to_owned(), err.to_string()),
+                _ => ("57P01".to_owned(), err.to_string()),
+            };
+            refuse(&mut writer, &code, &message).await?;
+            return Ok(());
+        }
+    };
     writer
-        .write_all(&greeting(&backend, client))
+        .write_all(&greeting(&backend, client, parameters))
         .await
         .map_err(io)?;
     writer.flush().await.map_err(io)?;
@@ -84,6 +109,7 @@ where
     };
     let result = connection.run().await;
     connection.clean_up().await;
+    connection.backend.leave(client);
     read_task.abort();
     drop(connection);
     let _ = write_task.await;
@@ -376,10 +402,10 @@ fn startup_parameters(mut body: &[u8]) -> Vec<(String, String)> {
 
 /// AuthenticationOk, the server parameters, BackendKeyData and
 /// ReadyForQuery.
-fn greeting(backend: &Backend, client: ClientId) -> Vec<u8> {
+fn greeting(backend: &Backend, client: ClientId, parameters: Vec<(String, String)>) -> Vec<u8> {
     let mut out = BytesMut::new();
     put_message(&mut out, b'R', &0i32.to_be_bytes());
-    for (name, value) in backend.parameters() {
+    for (name, value) in parameters {
         let mut body = Vec::new();
         body.extend_from_slice(name.as_bytes());
         body.push(0);

@@ -37,6 +37,7 @@ mod notify;
 mod row;
 mod server;
 mod session;
+mod settings;
 mod statement;
 mod transaction;
 mod types;

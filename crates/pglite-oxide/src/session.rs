@@ -43,6 +43,13 @@ pub struct Session {
     buf: BytesMut,
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Its settings are of no use to anyone else.
+        self.backend.leave(self.id);
+    }
+}
+
 /// Cancels the running statement of one [`Session`]; see
 /// [`Session::cancel_token`]. `Send`, `Sync` and cheap to clone.
 #[derive(Clone, Debug)]

@@ -257,3 +257,26 @@ fn a_cancel_token_ends_a_statement_running_on_another_thread() {
     db.cancel_token().cancel();
     assert_eq!(db.query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0), 1);
 }
+
+#[test]
+fn sessions_of_one_database_keep_their_own_settings() {
+    let mut db = Pglite::temporary().unwrap();
+    let mut other = db.session();
+    db.batch_execute("SET search_path = pg_catalog; SET TimeZone = 'UTC'")
+        .unwrap();
+    other
+        .batch_execute("SET TimeZone = 'Europe/Paris'")
+        .unwrap();
+    let setting = |session: &mut pglite_oxide::Session, name: &str| -> String {
+        session
+            .query_one("SELECT current_setting($1)", &[&name])
+            .unwrap()
+            .get(0)
+    };
+    for _ in 0..2 {
+        assert_eq!(setting(&mut db, "search_path"), "pg_catalog");
+        assert_eq!(setting(&mut db, "TimeZone"), "UTC");
+        assert_eq!(setting(&mut other, "search_path"), "\"$user\", public");
+        assert_eq!(setting(&mut other, "TimeZone"), "Europe/Paris");
+    }
+}

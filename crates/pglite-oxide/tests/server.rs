@@ -70,6 +70,41 @@ async fn tokio_postgres_over_tcp_pipelines_prepares_and_copies() {
         out.extend_from_slice(&chunk.unwrap());
     }
     assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1020);
+
+    // Binary COPY: out of one table, into another, unchanged.
+    let stream = client
+        .copy_out("COPY items TO STDOUT (FORMAT binary)")
+        .await
+        .unwrap();
+    futures_util::pin_mut!(stream);
+    let mut binary = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        binary.extend_from_slice(&chunk.unwrap());
+    }
+    assert!(binary.starts_with(b"PGCOPY\n\xff\r\n\0"), "binary COPY header");
+    client
+        .batch_execute("CREATE TABLE copied (LIKE items)")
+        .await
+        .unwrap();
+    let sink = client
+        .copy_in("COPY copied FROM STDIN (FORMAT binary)")
+        .await
+        .unwrap();
+    futures_util::pin_mut!(sink);
+    // In pieces, as a client streaming a file would send it.
+    for piece in binary.chunks(1000) {
+        sink.feed(bytes::Bytes::copy_from_slice(piece)).await.unwrap();
+    }
+    assert_eq!(sink.finish().await.unwrap(), 1020);
+    let differing: i64 = client
+        .query_one(
+            "SELECT count(*) FROM (SELECT * FROM items EXCEPT SELECT * FROM copied) d",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(differing, 0);
     drop(client);
     server.shutdown().unwrap();
 }
@@ -238,6 +273,76 @@ async fn shutdown_ends_idle_connections_and_refuses_new_ones() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(client.batch_execute("SELECT 1").await.is_err());
     assert!(tokio_postgres::connect(&url, NoTls).await.is_err());
+}
+
+async fn show(client: &tokio_postgres::Client, setting: &str) -> String {
+    client
+        .query_one("SELECT pg_catalog.current_setting($1)", &[&setting])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_connection_keeps_its_own_settings() {
+    let server = Pglite::builder()
+        .temporary()
+        .username("alice")
+        .server()
+        .start()
+        .unwrap();
+    let url = server.database_url().to_owned();
+    let a = connect(&url).await;
+    let mut config: tokio_postgres::Config = url.parse().unwrap();
+    config
+        .options("-c search_path=from_options,public --statement-timeout=5s")
+        .application_name("client b");
+    let (b, connection) = config.connect(NoTls).await.unwrap();
+    tokio::spawn(connection);
+
+    // Startup parameters are B's alone.
+    assert_eq!(show(&b, "search_path").await, "from_options,public");
+    assert_eq!(show(&b, "statement_timeout").await, "5s");
+    assert_eq!(show(&b, "application_name").await, "client b");
+    assert_eq!(show(&a, "search_path").await, "\"$user\", public");
+    assert_eq!(show(&a, "statement_timeout").await, "0");
+
+    // SET stays with the connection that ran it, across turns of others.
+    a.batch_execute("SET TimeZone = 'Asia/Tokyo'; SET ROLE NONE")
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(show(&a, "TimeZone").await, "Asia/Tokyo");
+        assert_ne!(show(&b, "TimeZone").await, "Asia/Tokyo");
+    }
+    b.batch_execute("RESET statement_timeout").await.unwrap();
+    assert_eq!(show(&b, "statement_timeout").await, "0");
+    assert_eq!(show(&b, "search_path").await, "from_options,public");
+    // Everyone runs as the database's user.
+    for client in [&a, &b] {
+        let row = client
+            .query_one("SELECT session_user::text, current_user::text", &[])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), "alice");
+        assert_eq!(row.get::<_, String>(1), "alice");
+    }
+    // A new connection starts from the defaults, not from anyone's SET.
+    let c = connect(&url).await;
+    assert_ne!(show(&c, "TimeZone").await, "Asia/Tokyo");
+
+    // A setting that cannot be set refuses the connection, cleanly.
+    let mut bad: tokio_postgres::Config = url.parse().unwrap();
+    bad.options("-c work_mem=banana");
+    let Err(err) = bad.connect(NoTls).await else {
+        panic!("an invalid startup setting was accepted");
+    };
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INVALID_PARAMETER_VALUE),
+        "{err}"
+    );
+    assert_eq!(show(&c, "work_mem").await, "4MB");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
