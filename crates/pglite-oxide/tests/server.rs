@@ -81,7 +81,10 @@ async fn tokio_postgres_over_tcp_pipelines_prepares_and_copies() {
     while let Some(chunk) = stream.next().await {
         binary.extend_from_slice(&chunk.unwrap());
     }
-    assert!(binary.starts_with(b"PGCOPY\n\xff\r\n\0"), "binary COPY header");
+    assert!(
+        binary.starts_with(b"PGCOPY\n\xff\r\n\0"),
+        "binary COPY header"
+    );
     client
         .batch_execute("CREATE TABLE copied (LIKE items)")
         .await
@@ -93,7 +96,9 @@ async fn tokio_postgres_over_tcp_pipelines_prepares_and_copies() {
     futures_util::pin_mut!(sink);
     // In pieces, as a client streaming a file would send it.
     for piece in binary.chunks(1000) {
-        sink.feed(bytes::Bytes::copy_from_slice(piece)).await.unwrap();
+        sink.feed(bytes::Bytes::copy_from_slice(piece))
+            .await
+            .unwrap();
     }
     assert_eq!(sink.finish().await.unwrap(), 1020);
     let differing: i64 = client

@@ -41,7 +41,7 @@ const PLAN: &[(&str, &str, &[&str])] = &[
 type Samples = BTreeMap<(String, String), BTreeMap<String, Vec<f64>>>;
 
 pub fn run(layout: &Layout) -> Result<()> {
-    let exe = build_example(layout, "fs_bench", &["stock-fs-bench"])?;
+    let exe = build_example(layout, "fs_bench", &["pglite-runtime/stock-fs-bench"])?;
     let mut samples = Samples::new();
     for round in 1..=ROUNDS {
         eprintln!("round {round}/{ROUNDS}");

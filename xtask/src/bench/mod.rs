@@ -41,8 +41,9 @@ pub fn engine_worker(layout: &Layout, path: &std::path::Path) -> Result<()> {
     engines::worker(layout, path)
 }
 
-/// Builds an example of the runtime crate with the dev profile (or the
-/// release profile); returns its executable.
+/// Builds an example of the workspace (names are unique across it) with the
+/// dev profile (or the release profile); returns its executable. Features
+/// are `package/feature`.
 fn build_example(layout: &Layout, name: &str, features: &[&str]) -> Result<PathBuf> {
     build_example_with(layout, name, features, false)
 }
@@ -59,7 +60,10 @@ fn build_example_with(
     command
         .current_dir(&layout.workspace)
         .args(["build", "--quiet", "--profile", profile])
-        .args(["-p", "pglite-runtime", "--example", name]);
+        // The whole workspace's feature set, as `cargo test --workspace`
+        // builds it: building one package alone would unify other features
+        // and rebuild the Wasmer stack (minutes on two cores).
+        .args(["--workspace", "--example", name]);
     if !features.is_empty() {
         command.args(["--features", &features.join(",")]);
     }
