@@ -6,7 +6,6 @@
 //! (ReadyForQuery with status `I`); other clients wait for that, up to
 //! a limit, then get [`Error::Busy`]. See docs/decisions/0008-one-backend-many-clients.md.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
