@@ -16,6 +16,7 @@ use pglite_runtime::Peer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
+use crate::auth::{self, Verifier};
 use crate::backend::{Backend, ClientId};
 use crate::error::{Error, Result};
 use crate::settings;
@@ -27,6 +28,16 @@ const PROTOCOL_3: i32 = 196608;
 /// The largest message a client may send (PostgreSQL's own limit for most
 /// messages is 1 GB; COPY data comes in smaller pieces).
 const MAX_MESSAGE: usize = 1 << 30;
+/// The longest a SASL message from a client may be (PostgreSQL's
+/// `PG_MAX_AUTH_TOKEN_LENGTH`).
+const MAX_AUTH_MESSAGE: usize = 65535;
+/// How long a client has to authenticate (PostgreSQL's default
+/// `authentication_timeout`).
+const AUTHENTICATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Authentication request codes: SASL, SASLContinue, SASLFinal.
+const AUTH_SASL: i32 = 10;
+const AUTH_SASL_CONTINUE: i32 = 11;
+const AUTH_SASL_FINAL: i32 = 12;
 /// Frames buffered between the socket reader and the backend.
 const FRAME_QUEUE: usize = 256;
 /// Output chunks buffered between the backend and the socket writer.
@@ -40,28 +51,47 @@ pub(crate) async fn serve<S>(backend: Arc<Backend>, stream: S) -> Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    serve_until(backend, stream, None).await
+    serve_until(backend, stream, None, None).await
 }
 
 /// Like [`serve`], and also ends the connection once `shutdown` turns
 /// true: at once if the client is between exchanges, else when its
 /// running exchange is over (its open transaction is rolled back, as on a
 /// disconnect, and it gets a FATAL 57P01 as from a server shutting down).
+/// With a `password`, the client must prove it knows the password
+/// (SCRAM-SHA-256) before it is served.
 pub(crate) async fn serve_until<S>(
     backend: Arc<Backend>,
     stream: S,
+    password: Option<Arc<Verifier>>,
     mut shutdown: Option<watch::Receiver<bool>>,
 ) -> Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let started = tokio::select! {
+    let admit = async {
+        let Some(parameters) = startup(&backend, &mut reader, &mut writer).await? else {
+            return Ok::<_, Error>(None);
+        };
+        let admitted = match &password {
+            Some(verifier) => {
+                let user = parameters
+                    .iter()
+                    .find(|(k, _)| k == "user")
+                    .map_or("", |(_, v)| v.as_str());
+                authenticate(verifier, user, &mut reader, &mut writer).await?
+            }
+            None => true,
+        };
+        Ok(admitted.then_some(parameters))
+    };
+    let admitted = tokio::select! {
         biased;
         () = stopped(&mut shutdown) => return Ok(()),
-        started = startup(&backend, &mut reader, &mut writer) => started?,
+        admitted = admit => admitted?,
     };
-    let Some(startup) = started else {
+    let Some(startup) = admitted else {
         return Ok(());
     };
     let settings = match settings::from_startup(&startup) {
@@ -371,6 +401,180 @@ where
             }
         }
     }
+}
+
+/// Runs SCRAM-SHA-256 with the client (see [`crate::auth`]): true once
+/// the client proved it knows the password (AuthenticationSASLFinal sent;
+/// the greeting's AuthenticationOk follows), false when it was refused
+/// (FATAL 28P01 for a wrong password, 08P01 for a protocol violation), went
+/// away (as psql does to ask for a password) or took too long.
+async fn authenticate<R, W>(
+    verifier: &Verifier,
+    user: &str,
+    reader: &mut R,
+    writer: &mut W,
+) -> Result<bool>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let exchange = scram(verifier, reader, writer);
+    let outcome = match tokio::time::timeout(AUTHENTICATION_TIMEOUT, exchange).await {
+        Ok(outcome) => outcome?,
+        Err(_) => {
+            // As PostgreSQL: the connection is closed without a word.
+            tracing::debug!(user, "authentication timed out");
+            return Ok(false);
+        }
+    };
+    let (code, message) = match outcome {
+        Sasl::Done => return Ok(true),
+        Sasl::Gone => return Ok(false),
+        Sasl::Refused(code, message) => (code, message),
+        Sasl::Failed(auth::Failure::WrongPassword) => {
+            tracing::info!(user, "password authentication failed");
+            (
+                "28P01",
+                format!("password authentication failed for user \"{user}\""),
+            )
+        }
+        Sasl::Failed(auth::Failure::Protocol(message)) => ("08P01", message),
+        Sasl::Failed(auth::Failure::Internal(message)) => ("XX000", message),
+    };
+    refuse(writer, code, &message).await?;
+    Ok(false)
+}
+
+/// The SCRAM-SHA-256 messages, from AuthenticationSASL to
+/// AuthenticationSASLFinal.
+async fn scram<R, W>(verifier: &Verifier, reader: &mut R, writer: &mut W) -> Result<Sasl>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut offer = BytesMut::new();
+    let mut body = AUTH_SASL.to_be_bytes().to_vec();
+    body.extend_from_slice(auth::MECHANISM.as_bytes());
+    body.extend_from_slice(b"\0\0");
+    put_message(&mut offer, b'R', &body);
+    send(writer, &offer).await?;
+
+    // SASLInitialResponse: the mechanism, then the client's first
+    // message (or -1: it comes in a SASLResponse of its own).
+    let initial = match sasl_response(reader).await? {
+        Ok(message) => message,
+        Err(end) => return Ok(end),
+    };
+    let mechanism = cstr(&initial);
+    if mechanism != auth::MECHANISM.as_bytes() {
+        return Ok(Sasl::Refused(
+            "08P01",
+            "client selected an invalid SASL authentication mechanism".into(),
+        ));
+    }
+    let rest = &initial[(mechanism.len() + 1).min(initial.len())..];
+    let Some(declared) = rest.get(..4) else {
+        return Ok(Sasl::Refused(
+            "08P01",
+            "malformed SASLInitialResponse".into(),
+        ));
+    };
+    let declared = i32::from_be_bytes([declared[0], declared[1], declared[2], declared[3]]);
+    let client_first = if declared == -1 {
+        send(writer, &auth_message(AUTH_SASL_CONTINUE, b"")).await?;
+        match sasl_response(reader).await? {
+            Ok(message) => message,
+            Err(end) => return Ok(end),
+        }
+    } else if usize::try_from(declared).ok() == Some(rest.len() - 4) {
+        rest[4..].to_vec()
+    } else {
+        return Ok(Sasl::Refused(
+            "08P01",
+            "malformed SASLInitialResponse".into(),
+        ));
+    };
+
+    let (exchange, server_first) = match auth::Exchange::start(verifier, &client_first) {
+        Ok(started) => started,
+        Err(failure) => return Ok(Sasl::Failed(failure)),
+    };
+    send(
+        writer,
+        &auth_message(AUTH_SASL_CONTINUE, server_first.as_bytes()),
+    )
+    .await?;
+    let client_final = match sasl_response(reader).await? {
+        Ok(message) => message,
+        Err(end) => return Ok(end),
+    };
+    match exchange.finish(&client_final) {
+        Ok(server_final) => {
+            // Sent with the greeting that follows.
+            let reply = auth_message(AUTH_SASL_FINAL, server_final.as_bytes());
+            writer.write_all(&reply).await.map_err(io)?;
+            Ok(Sasl::Done)
+        }
+        Err(failure) => Ok(Sasl::Failed(failure)),
+    }
+}
+
+/// How a SCRAM exchange with a client ended.
+enum Sasl {
+    Done,
+    Gone,
+    Refused(&'static str, String),
+    Failed(auth::Failure),
+}
+
+/// The body of the client's next message, which must be a SASL one
+/// (`p`); else how the exchange ends (the client went away, or sent
+/// something else).
+async fn sasl_response<R: AsyncRead + Unpin>(
+    reader: &mut R,
+) -> Result<std::result::Result<Vec<u8>, Sasl>> {
+    let mut header = [0u8; 5];
+    if reader.read_exact(&mut header).await.is_err() {
+        return Ok(Err(Sasl::Gone));
+    }
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    if !(4..=MAX_AUTH_MESSAGE).contains(&len) {
+        return Ok(Err(Sasl::Refused(
+            "08P01",
+            format!("invalid SASL response length {len}"),
+        )));
+    }
+    // Read whole even when refused: closing a socket with unread bytes
+    // resets it, which can swallow the error on its way to the client.
+    let mut body = vec![0; len - 4];
+    if reader.read_exact(&mut body).await.is_err() {
+        return Ok(Err(Sasl::Gone));
+    }
+    match header[0] {
+        b'p' => Ok(Ok(body)),
+        b'X' => Ok(Err(Sasl::Gone)),
+        other => Ok(Err(Sasl::Refused(
+            "08P01",
+            format!(
+                "expected SASL response, got message type {}",
+                other.escape_ascii()
+            ),
+        ))),
+    }
+}
+
+/// An Authentication message of this kind with this data.
+fn auth_message(kind: i32, data: &[u8]) -> BytesMut {
+    let mut body = kind.to_be_bytes().to_vec();
+    body.extend_from_slice(data);
+    let mut out = BytesMut::new();
+    put_message(&mut out, b'R', &body);
+    out
+}
+
+async fn send<W: AsyncWrite + Unpin>(writer: &mut W, bytes: &[u8]) -> Result<()> {
+    writer.write_all(bytes).await.map_err(io)?;
+    writer.flush().await.map_err(io)
 }
 
 async fn refuse<W: AsyncWrite + Unpin>(

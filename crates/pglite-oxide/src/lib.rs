@@ -26,6 +26,7 @@
 //! async clients) holds it for one exchange, or for a whole transaction,
 //! while the others wait (up to [`Builder::busy_timeout`]).
 
+mod auth;
 mod backend;
 mod connect;
 mod copy;

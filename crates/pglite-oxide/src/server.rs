@@ -21,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::auth::Verifier;
 use crate::backend::Backend;
 use crate::database::{Builder, Pglite};
 use crate::error::{Error, Result};
@@ -46,16 +47,24 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 /// # Ok::<(), pglite_oxide::Error>(())
 /// ```
 ///
-/// Clients authenticate without a password (the server is meant for local
-/// use: it listens on 127.0.0.1 by default) and all run as the role and in
-/// the database the server was built with; a startup packet naming another
-/// database is refused (3D000). Dropping the server shuts it down, as
-/// [`shutdown`](Self::shutdown) does.
+/// Without a password (the default) clients are trusted: anyone who can
+/// reach the socket gets in, which is why the server listens on 127.0.0.1
+/// by default. With [`ServerBuilder::password`] every client must prove it
+/// knows the password with SCRAM-SHA-256, as PostgreSQL asks it (libpq,
+/// psql, tokio-postgres, SQLx and JDBC all do it); a wrong one gets FATAL
+/// 28P01 and its connection is closed. The connection is not encrypted
+/// (there is no TLS), so the password guards who connects, not what goes
+/// over the wire. All clients run as the role and in the database the
+/// server was built with, whatever user they name; a startup packet naming
+/// another database is refused (3D000). Dropping the server shuts it down,
+/// as [`shutdown`](Self::shutdown) does.
 pub struct PgliteServer {
     running: Option<Running>,
     tcp: Option<SocketAddr>,
     unix: Option<PathBuf>,
     url: String,
+    /// The URL without the password, for logs and `Debug`.
+    redacted_url: String,
 }
 
 struct Running {
@@ -85,7 +94,9 @@ impl PgliteServer {
     /// A URL clients connect with (`postgres://user@127.0.0.1:port/db`),
     /// for the TCP listener if there is one, else for the Unix socket
     /// (`postgres://user@%2Fsocket%2Fdir:port/db`, as libpq, tokio-postgres
-    /// and SQLx read it).
+    /// and SQLx read it). With a password, the URL carries it
+    /// (`postgres://user:password@...`, percent-encoded): treat the URL as
+    /// the secret it then is.
     pub fn database_url(&self) -> &str {
         &self.url
     }
@@ -156,7 +167,7 @@ impl Drop for PgliteServer {
 impl std::fmt::Debug for PgliteServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgliteServer")
-            .field("url", &self.url)
+            .field("url", &self.redacted_url)
             .field("tcp", &self.tcp)
             .field("unix", &self.unix)
             .finish()
@@ -171,6 +182,7 @@ pub struct ServerBuilder {
     tcp: Option<SocketAddr>,
     unix: Option<PathBuf>,
     grace: Duration,
+    password: Option<String>,
 }
 
 impl Builder {
@@ -181,6 +193,7 @@ impl Builder {
             tcp: None,
             unix: None,
             grace: DEFAULT_GRACE,
+            password: None,
         }
     }
 }
@@ -218,6 +231,17 @@ impl ServerBuilder {
         self
     }
 
+    /// Clients must give this password (SCRAM-SHA-256; see
+    /// [`PgliteServer`]). Without one, every client is let in. The server
+    /// keeps only a salted verifier of it, as PostgreSQL does, and
+    /// [`PgliteServer::database_url`] includes it. An empty password is
+    /// refused when the server starts. In-process clients of the same
+    /// database ([`Pglite::connect`]) are not asked for it.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
     /// How long shutdown waits for running exchanges (default 10 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
@@ -227,6 +251,17 @@ impl ServerBuilder {
     /// Opens the database and starts listening (on 127.0.0.1, a free port,
     /// when no listener was given).
     pub fn start(self) -> Result<PgliteServer> {
+        let verifier = match &self.password {
+            Some(password) if password.is_empty() => {
+                return Err(Error::Config(
+                    "the server's password is empty (give none to let every client in)".into(),
+                ))
+            }
+            Some(password) => Some(Arc::new(
+                crate::auth::Verifier::new(password).map_err(Error::Config)?,
+            )),
+            None => None,
+        };
         let mut tcp = self.tcp;
         if tcp.is_none() && self.unix.is_none() {
             tcp = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
@@ -262,11 +297,13 @@ impl ServerBuilder {
                 return Err(err);
             }
         };
-        let url = match (tcp_addr, &self.unix) {
-            (Some(addr), _) => tcp_url(db.user(), db.database(), addr),
-            (None, Some(dir)) => unix_url(db.user(), db.database(), dir, port),
+        let url_with = |password: Option<&str>| match (tcp_addr, &self.unix) {
+            (Some(addr), _) => tcp_url(db.user(), password, db.database(), addr),
+            (None, Some(dir)) => unix_url(db.user(), password, db.database(), dir, port),
             (None, None) => unreachable!("a listener is always configured"),
         };
+        let url = url_with(self.password.as_deref());
+        let redacted_url = url_with(self.password.as_ref().map(|_| "********"));
 
         let (stop, stop_rx) = watch::channel(false);
         let (done_tx, done) = std::sync::mpsc::channel();
@@ -294,11 +331,12 @@ impl ServerBuilder {
         runtime.spawn(accept_loop(
             listeners,
             db.backend().clone(),
+            verifier,
             stop_rx,
             self.grace,
             done_tx,
         ));
-        tracing::info!(%url, "pglite server listening");
+        tracing::info!(url = %redacted_url, "pglite server listening");
         Ok(PgliteServer {
             running: Some(Running {
                 db,
@@ -310,6 +348,7 @@ impl ServerBuilder {
             tcp: tcp_addr,
             unix: unix_socket,
             url,
+            redacted_url,
         })
     }
 }
@@ -385,6 +424,7 @@ async fn accept_unix(listener: &Option<UnixListener>) -> std::io::Result<UnixStr
 async fn accept_loop(
     listeners: Listeners,
     backend: Arc<Backend>,
+    password: Option<Arc<Verifier>>,
     mut stop: watch::Receiver<bool>,
     grace: Duration,
     done: std::sync::mpsc::Sender<()>,
@@ -403,6 +443,7 @@ async fn accept_loop(
                 connections.spawn(crate::frontend::serve_until(
                     backend.clone(),
                     stream,
+                    password.clone(),
                     Some(stop.clone()),
                 ));
             }),
@@ -410,6 +451,7 @@ async fn accept_loop(
                 connections.spawn(crate::frontend::serve_until(
                     backend.clone(),
                     stream,
+                    password.clone(),
                     Some(stop.clone()),
                 ));
             }),
@@ -435,7 +477,7 @@ async fn accept_loop(
     let _ = done.send(());
 }
 
-fn tcp_url(user: &str, database: &str, addr: SocketAddr) -> String {
+fn tcp_url(user: &str, password: Option<&str>, database: &str, addr: SocketAddr) -> String {
     // A wildcard address is reached through the loopback interface.
     let host = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -448,20 +490,28 @@ fn tcp_url(user: &str, database: &str, addr: SocketAddr) -> String {
     };
     format!(
         "postgres://{}@{host}:{}/{}",
-        percent_encode(user),
+        userinfo(user, password),
         addr.port(),
         percent_encode(database)
     )
 }
 
-fn unix_url(user: &str, database: &str, dir: &Path, port: u16) -> String {
+fn unix_url(user: &str, password: Option<&str>, database: &str, dir: &Path, port: u16) -> String {
     let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     format!(
         "postgres://{}@{}:{port}/{}",
-        percent_encode(user),
+        userinfo(user, password),
         percent_encode(&dir.to_string_lossy()),
         percent_encode(database)
     )
+}
+
+/// `user` or `user:password`, percent-encoded.
+fn userinfo(user: &str, password: Option<&str>) -> String {
+    match password {
+        Some(password) => format!("{}:{}", percent_encode(user), percent_encode(password)),
+        None => percent_encode(user),
+    }
 }
 
 /// `text` with every byte but RFC 3986's unreserved ones percent-encoded.
@@ -489,17 +539,26 @@ mod tests {
     fn urls_name_the_host_user_and_database() {
         let addr: SocketAddr = "0.0.0.0:6543".parse().unwrap();
         assert_eq!(
-            tcp_url("postgres", "postgres", addr),
+            tcp_url("postgres", None, "postgres", addr),
             "postgres://postgres@127.0.0.1:6543/postgres"
         );
         let addr: SocketAddr = "[::]:1".parse().unwrap();
         assert_eq!(
-            tcp_url("a b", "d/b", addr),
+            tcp_url("a b", None, "d/b", addr),
             "postgres://a%20b@[::1]:1/d%2Fb"
         );
         assert_eq!(
-            unix_url("u", "db", Path::new("/tmp/sock dir"), 5432),
+            unix_url("u", None, "db", Path::new("/tmp/sock dir"), 5432),
             "postgres://u@%2Ftmp%2Fsock%20dir:5432/db"
+        );
+        // A password, with the characters a URL reserves.
+        assert_eq!(
+            tcp_url("u", Some("p@ss:w/rd% ?#"), "db", addr),
+            "postgres://u:p%40ss%3Aw%2Frd%25%20%3F%23@[::1]:1/db"
+        );
+        assert_eq!(
+            unix_url("u", Some("pw"), "db", Path::new("/s"), 5432),
+            "postgres://u:pw@%2Fs:5432/db"
         );
     }
 }

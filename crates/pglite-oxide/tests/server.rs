@@ -439,6 +439,217 @@ async fn bad_startup_and_wrong_database_get_errors_not_hangs() {
     client.batch_execute("SELECT 1").await.unwrap();
 }
 
+/// A password with characters a URL must escape.
+const PASSWORD: &str = "s3cret p@ss:wörd/%";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_password_tokio_postgres_and_sqlx_connect_with_it() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let server = PgliteServer::builder()
+        .tcp(([127, 0, 0, 1], 0))
+        .unix(dir.path())
+        .password(PASSWORD)
+        .start()
+        .unwrap();
+    let url = server.database_url().to_owned();
+    assert!(
+        url.starts_with("postgres://postgres:s3cret%20p%40ss%3Aw%C3%B6rd%2F%25@127.0.0.1:"),
+        "{url}"
+    );
+    // Debug output does not show it.
+    assert!(!format!("{server:?}").contains("s3cret"));
+
+    let client = connect(&url).await;
+    let row = client.query_one("SELECT current_user", &[]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "postgres");
+
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let n: i32 = sqlx::query_scalar("SELECT 40 + 2")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 42);
+    conn.close().await.unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(n > 0);
+    pool.close().await;
+
+    // Over the Unix socket too.
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host_path(dir.path())
+        .port(server.local_addr().unwrap().port())
+        .user("postgres")
+        .password(PASSWORD);
+    let (unix_client, connection) = config.connect(NoTls).await.unwrap();
+    tokio::spawn(connection);
+    unix_client.batch_execute("SELECT 1").await.unwrap();
+    drop((client, unix_client));
+    server.shutdown().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_gets_28p01_and_a_missing_one_fails_cleanly() {
+    use tokio_postgres::error::SqlState;
+    let server = PgliteServer::builder().password(PASSWORD).start().unwrap();
+    let port = server.local_addr().unwrap().port();
+    // Someone already connected is not affected by the failures below.
+    let connected = connect(server.database_url()).await;
+    connected
+        .batch_execute("CREATE TABLE t (n int); BEGIN; INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+
+    let config = |password: Option<&str>| {
+        let mut config = tokio_postgres::Config::new();
+        config.host("127.0.0.1").port(port).user("postgres");
+        if let Some(password) = password {
+            config.password(password);
+        }
+        config
+    };
+    for wrong in ["s3cret", "", "S3CRET P@SS:WÖRD/%"] {
+        let Err(err) = config(Some(wrong)).connect(NoTls).await else {
+            panic!("the password {wrong:?} was accepted");
+        };
+        assert_eq!(err.code(), Some(&SqlState::INVALID_PASSWORD), "{err}");
+        let db = err.as_db_error().unwrap();
+        assert_eq!(db.severity(), "FATAL");
+        assert_eq!(
+            db.message(),
+            "password authentication failed for user \"postgres\""
+        );
+    }
+    // SQLx sends an empty password when it has none.
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let err = sqlx::PgPool::connect(&url).await.unwrap_err();
+    let db = err.as_database_error().expect("a database error");
+    assert_eq!(db.code().as_deref(), Some("28P01"), "{err}");
+    let err = sqlx::PgPool::connect(&url.replace("postgres@", "postgres:nope@"))
+        .await
+        .unwrap_err();
+    let db = err.as_database_error().expect("a database error");
+    assert_eq!(db.code().as_deref(), Some("28P01"), "{err}");
+    // tokio-postgres without one gives up by itself, as libpq does.
+    let Err(err) = config(None).connect(NoTls).await else {
+        panic!("connected without a password");
+    };
+    assert!(err.code().is_none(), "{err}");
+    let cause = std::error::Error::source(&err).map(|e| e.to_string());
+    assert_eq!(cause.as_deref(), Some("password missing"), "{err:?}");
+
+    // The first client's transaction went on undisturbed.
+    connected.batch_execute("COMMIT").await.unwrap();
+    let again = connect(server.database_url()).await;
+    let n: i64 = again
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    drop((connected, again));
+    server.shutdown().unwrap();
+
+    // An empty password is a mistake, not "no password".
+    let err = PgliteServer::builder().password("").start().unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_skips_the_sasl_exchange_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = PgliteServer::builder().password("pw").start().unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut startup = Vec::new();
+    startup.extend_from_slice(&196608i32.to_be_bytes());
+    startup.extend_from_slice(b"user\0postgres\0\0");
+    let mut packet = ((startup.len() + 4) as i32).to_be_bytes().to_vec();
+    packet.extend_from_slice(&startup);
+    raw.write_all(&packet).await.unwrap();
+
+    // AuthenticationSASL offering SCRAM-SHA-256 only.
+    let mut header = [0u8; 5];
+    raw.read_exact(&mut header).await.unwrap();
+    assert_eq!(header[0], b'R');
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    let mut body = vec![0; len - 4];
+    raw.read_exact(&mut body).await.unwrap();
+    assert_eq!(body, b"\0\0\0\x0aSCRAM-SHA-256\0\0");
+
+    // A query instead of a SASLInitialResponse.
+    raw.write_all(b"Q\0\0\0\x0dSELECT 1\0").await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), raw.read_to_end(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.first(), Some(&b'E'));
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.contains("C08P01"), "{text}");
+    assert!(text.contains("expected SASL response"), "{text}");
+    drop(server);
+}
+
+#[test]
+fn pglite_proxy_takes_a_password_from_the_environment_or_an_option() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (env, args) in [
+        (Some(PASSWORD), vec![]),
+        (Some("overridden"), vec!["--password", PASSWORD]),
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pglite-proxy"));
+        command
+            .args(["--temporary", "--listen", "127.0.0.1:0"])
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(env) = env {
+            command.env("PGLITE_PASSWORD", env);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().to_owned();
+        assert!(
+            url.starts_with("postgres://postgres:s3cret%20p%40ss"),
+            "{url}"
+        );
+        let port = url.rsplit(':').next().unwrap().split('/').next().unwrap();
+        runtime.block_on(async {
+            let client = connect(&url).await;
+            client.batch_execute("SELECT 1").await.unwrap();
+            let wrong = format!("postgres://postgres:overridden@127.0.0.1:{port}/postgres");
+            let Err(err) = tokio_postgres::connect(&wrong, NoTls).await else {
+                panic!("connected with the wrong password");
+            };
+            assert_eq!(
+                err.code(),
+                Some(&tokio_postgres::error::SqlState::INVALID_PASSWORD)
+            );
+        });
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(child.wait().unwrap().success());
+    }
+}
+
 #[test]
 fn pglite_proxy_prints_its_url_and_stops_on_sigterm() {
     use std::io::{BufRead, BufReader};

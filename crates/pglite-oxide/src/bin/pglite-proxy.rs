@@ -1,6 +1,10 @@
 //! `pglite-proxy`: an embedded PostgreSQL database served over TCP or a
 //! Unix socket, for any PostgreSQL client. Prints the connection URL, runs
 //! until Ctrl-C (or SIGTERM), then shuts down cleanly.
+//!
+//! With a password (`--password`, or the `PGLITE_PASSWORD` environment
+//! variable, which other users cannot read from the process list) clients
+//! must authenticate (SCRAM-SHA-256); the printed URL then includes it.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -20,6 +24,9 @@ usage: pglite-proxy (--temporary | --path DIR) [options]
   --config NAME=VALUE    a PostgreSQL setting (repeatable)
   --user NAME            the role clients run as (default postgres)
   --database NAME        the database clients connect to (default postgres)
+  --password PW          clients must give this password (SCRAM-SHA-256);
+                         default: $PGLITE_PASSWORD if set, else none (trust).
+                         The printed URL includes it.
   -h, --help             this text
 ";
 
@@ -27,12 +34,17 @@ struct Options {
     server: pglite_oxide::ServerBuilder,
 }
 
-fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
+/// The options from `args`; `password_env` is `PGLITE_PASSWORD`'s value.
+fn parse(
+    args: impl IntoIterator<Item = String>,
+    password_env: Option<String>,
+) -> Result<Option<Options>, String> {
     let mut args = args.into_iter();
     let mut database = Pglite::builder();
     let mut location = None;
     let mut listen: Option<SocketAddr> = None;
     let mut unix = None;
+    let mut password = password_env.filter(|p| !p.is_empty());
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -56,6 +68,13 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
             }
             "--user" => database = database.username(&value("--user")?),
             "--database" => database = database.database(&value("--database")?),
+            "--password" => {
+                let given = value("--password")?;
+                if given.is_empty() {
+                    return Err("--password: the password is empty".into());
+                }
+                password = Some(given);
+            }
             other => return Err(format!("unknown argument: {other}")),
         }
     }
@@ -73,11 +92,15 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
     if let Some(dir) = unix {
         server = server.unix(dir);
     }
+    if let Some(password) = password {
+        server = server.password(password);
+    }
     Ok(Some(Options { server }))
 }
 
 fn main() -> ExitCode {
-    let options = match parse(std::env::args().skip(1)) {
+    let password_env = std::env::var("PGLITE_PASSWORD").ok();
+    let options = match parse(std::env::args().skip(1), password_env) {
         Ok(Some(options)) => options,
         Ok(None) => {
             print!("{USAGE}");
