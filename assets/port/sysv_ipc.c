@@ -19,13 +19,16 @@
 #define MAX_SEGMENTS 64
 #define MAX_SEM_SETS 256
 #define SHM_ALIGN 4096
+#define WASM_PAGE 65536
+/* Segments at least this large get pages of their own (see fresh_pages). */
+#define FRESH_PAGES_MIN (4 * 1024 * 1024)
 
 struct segment
 {
 	int			used;
 	key_t		key;
 	size_t		size;
-	void	   *base;			/* as allocated */
+	void	   *base;			/* as allocated; NULL for fresh pages */
 	void	   *addr;			/* aligned */
 	shmatt_t	nattch;
 	int			removed;
@@ -58,8 +61,28 @@ segment_by_id(int shmid)
 static void
 segment_free(struct segment *seg)
 {
+	/* Fresh pages (base NULL) stay with the process: memory never shrinks. */
 	free(seg->base);
 	memset(seg, 0, sizeof(*seg));
+}
+
+/*
+ * New pages at the end of linear memory for a large segment (the main one:
+ * shared_buffers and friends). Wasm guarantees grown memory is zero, so
+ * unlike calloc() nothing is written, and the host maps pages only as
+ * PostgreSQL first touches them: a database that reads a few tables never
+ * pays for the rest of shared_buffers. malloc() copes with the gap (it
+ * starts a new segment after ours when it next grows memory).
+ */
+static void *
+fresh_pages(size_t size)
+{
+	size_t		pages = (size + WASM_PAGE - 1) / WASM_PAGE;
+	size_t		old = __builtin_wasm_memory_grow(0, pages);
+
+	if (old == (size_t) -1)
+		return NULL;
+	return (void *) (old * WASM_PAGE);
 }
 
 int
@@ -102,9 +125,17 @@ shmget(key_t key, size_t size, int flags)
 	}
 	{
 		struct segment *seg = &segments[free_slot];
-		void	   *base = calloc(1, size + SHM_ALIGN);
+		void	   *base = NULL;
+		void	   *addr;
 
-		if (base == NULL)
+		if (size >= FRESH_PAGES_MIN)
+			addr = fresh_pages(size);
+		else
+		{
+			base = calloc(1, size + SHM_ALIGN);
+			addr = base ? (void *) (((uintptr_t) base + SHM_ALIGN - 1) & ~(uintptr_t) (SHM_ALIGN - 1)) : NULL;
+		}
+		if (addr == NULL)
 		{
 			errno = ENOMEM;
 			return -1;
@@ -113,7 +144,7 @@ shmget(key_t key, size_t size, int flags)
 		seg->key = key;
 		seg->size = size;
 		seg->base = base;
-		seg->addr = (void *) (((uintptr_t) base + SHM_ALIGN - 1) & ~(uintptr_t) (SHM_ALIGN - 1));
+		seg->addr = addr;
 	}
 	return free_slot + 1;
 }

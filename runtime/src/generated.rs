@@ -14,8 +14,8 @@ pub(crate) mod embedded {
 
     const RUNTIME: EmbeddedArchive = EmbeddedArchive {
         name: "runtime",
-        sha256: "2094866d95990c6565093ed8b9484811c726e3738902e9dd488b2430ccf12e39",
-        size: 2919215,
+        sha256: "89585bcbe725c6ca260847400eb35a916ade82e443c885232fcfdfa97622e660",
+        size: 2919356,
         bytes: include_bytes!("../artifacts/runtime.tar.zst"),
         placement: Placement::Unpack(""),
     };
@@ -34,8 +34,8 @@ pub(crate) mod embedded {
         TEMPLATE,
         EmbeddedArchive {
             name: "aot-x86_64-unknown-linux-gnu-postgres",
-            sha256: "fbc7f53f20585d0fe74c8eeb9eb3a3316db09d0b1b5017cc2fc2767b893ac761",
-            size: 5411831,
+            sha256: "e6f01c69f3ce10fe468f04e168705d6e7d7a0a2edfb190144870db0f9d7ed32d",
+            size: 5413054,
             bytes: pglite_aot_x86_64_unknown_linux_gnu::POSTGRES,
             placement: Placement::Unpack("aot/x86_64-unknown-linux-gnu"),
         },

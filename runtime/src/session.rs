@@ -88,7 +88,15 @@ impl BackendSession {
         options: &SessionOptions,
     ) -> Result<(Self, Vec<u8>)> {
         let lock = DataDirLock::acquire(data_dir)?;
-        let mut args = vec!["--single".to_string()];
+        // Shared memory from System V segments, which the port layer takes
+        // from fresh zero pages (assets/port/sysv_ipc.c), rather than from
+        // wasi-libc's anonymous mmap(), which writes zeros over all of
+        // shared_buffers at every start.
+        let mut args = vec![
+            "--single".to_string(),
+            "-c".into(),
+            "shared_memory_type=sysv".into(),
+        ];
         for (name, value) in &options.settings {
             args.push("-c".into());
             args.push(format!("{name}={value}"));
