@@ -12,6 +12,13 @@ use crate::layout::Layout;
 
 pub fn build(layout: &Layout) -> Result<()> {
     crate::toolchain::check(layout).context("the toolchain is incomplete")?;
+    build_outputs(layout)?;
+    crate::package::run(layout, false)
+}
+
+/// Fetch, build, AOT code and template: the build output that tests and
+/// packages are made from (each step a no-op when its inputs are unchanged).
+pub fn build_outputs(layout: &Layout) -> Result<()> {
     crate::fetch::fetch(layout)?;
     crate::build::run(
         layout,
@@ -23,6 +30,5 @@ pub fn build(layout: &Layout) -> Result<()> {
     // AOT code first: initdb for the template then loads it instead of
     // compiling the module.
     crate::aot::run(layout, &AotOptions::default())?;
-    crate::template::run(layout)?;
-    crate::package::run(layout, false)
+    crate::template::run(layout)
 }

@@ -12,7 +12,6 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::build::BuildOptions;
 use crate::layout::Layout;
 
 pub fn run(layout: &Layout, cargo_test_args: &[String]) -> Result<()> {
@@ -21,16 +20,7 @@ pub fn run(layout: &Layout, cargo_test_args: &[String]) -> Result<()> {
         crate::toolchain::install(layout)?;
         crate::toolchain::check(layout)?;
     }
-    crate::fetch::fetch(layout)?;
-    crate::build::run(
-        layout,
-        &BuildOptions {
-            recipe: layout.recipe("postgres.toml"),
-            verify_reproducible: false,
-        },
-    )?;
-    crate::aot::run(layout, &crate::aot::AotOptions::default())?;
-    crate::template::run(layout)?;
+    crate::assets::build_outputs(layout)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&layout.workspace)
