@@ -186,6 +186,98 @@ async fn sqlx_single_connection_and_a_pool_of_ten_with_fifty_tasks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portals_with_row_limits_notifications_and_a_copy_cut_short() {
+    use tokio::io::AsyncWriteExt;
+    let server = PgliteServer::temporary_tcp().unwrap();
+    let url = server.database_url().to_owned();
+    let (mut client, mut connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    let (tx, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+    let mut messages = futures_util::stream::poll_fn(move |cx| {
+        connection.poll_message(cx).map_err(|e| panic!("{e}"))
+    });
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = message {
+                let _ = tx.send((n.channel().to_owned(), n.payload().to_owned()));
+            }
+        }
+    });
+
+    // A portal read a few rows at a time (Execute with a row limit).
+    let transaction = client.transaction().await.unwrap();
+    let statement = transaction
+        .prepare("SELECT n FROM generate_series(1, 10) n")
+        .await
+        .unwrap();
+    let portal = transaction.bind(&statement, &[]).await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let rows = transaction.query_portal(&portal, 4).await.unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        assert!(rows.len() <= 4);
+        seen.extend(rows.iter().map(|r| r.get::<_, i32>(0)));
+    }
+    assert_eq!(seen, (1..=10).collect::<Vec<_>>());
+    transaction.commit().await.unwrap();
+
+    // NOTIFY reaches the listening connection.
+    client
+        .batch_execute("LISTEN events; NOTIFY events, 'over tcp'")
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), notifications.recv())
+        .await
+        .unwrap();
+    assert_eq!(got, Some(("events".to_owned(), "over tcp".to_owned())));
+
+    // A client gone in the middle of COPY FROM STDIN: the COPY fails, the
+    // backend is free and clean for the others.
+    client
+        .batch_execute("UNLISTEN *; CREATE TABLE sink (n int)")
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut startup = Vec::new();
+    let body = b"\0\x03\0\0user\0postgres\0database\0postgres\0\0";
+    startup.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+    startup.extend_from_slice(body);
+    raw.write_all(&startup).await.unwrap();
+    let sql = b"COPY sink FROM STDIN\0";
+    let mut query = vec![b'Q'];
+    query.extend_from_slice(&((sql.len() + 4) as u32).to_be_bytes());
+    query.extend_from_slice(sql);
+    raw.write_all(&query).await.unwrap();
+    let data = b"1\n2\n";
+    let mut copy = vec![b'd'];
+    copy.extend_from_slice(&((data.len() + 4) as u32).to_be_bytes());
+    copy.extend_from_slice(data);
+    raw.write_all(&copy).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(raw);
+    let count: i64 = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.query_one("SELECT count(*) FROM sink", &[]),
+    )
+    .await
+    .expect("the backend was given back")
+    .unwrap()
+    .get(0);
+    assert_eq!(count, 0, "a COPY cut short stores nothing");
+    let status: String = client
+        .query_one(
+            "SELECT pg_catalog.current_setting('transaction_isolation')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "read committed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_dropped_mid_transaction_is_rolled_back() {
     let server = PgliteServer::builder()
         .database_options(Pglite::builder().busy_timeout(Duration::from_secs(10)))
