@@ -134,7 +134,7 @@ impl Backend {
             state.settings.saved.insert(client, own);
         }
         // An empty exchange: checking out puts the settings in place.
-        let joined = self.exchange(client, |_| Ok(((), Some(IDLE))));
+        let joined = self.exchange(client, &[], |_| Ok(((), Some(IDLE))));
         if let Err(err) = joined {
             self.leave(client);
             return Err(err);
@@ -154,7 +154,7 @@ impl Backend {
     /// Makes `client`'s current settings every client's starting point
     /// (after the database's owner set them up, e.g. the user to run as).
     pub fn set_baseline(&self, client: ClientId) -> Result<()> {
-        self.exchange(client, |session| {
+        self.exchange(client, &[], |session| {
             let read = read_settings(session)?;
             Ok((read.rows, Some(IDLE)))
         })
@@ -202,18 +202,27 @@ impl Backend {
         }
     }
 
-    /// Runs one exchange of `client` with the backend. `exchange` returns
-    /// its result and the transaction status of the ReadyForQuery that
-    /// ended it (`None` when it ended without one: the client still holds
-    /// the backend).
+    /// Runs one exchange of `client` with the backend, which sends
+    /// `frontend` (looked at here only to see whether it may change
+    /// settings). `exchange` returns its result and the transaction status
+    /// of the ReadyForQuery that ended it (`None` when it ended without one:
+    /// the client still holds the backend).
     pub fn exchange<R>(
         &self,
         client: ClientId,
+        frontend: &[u8],
         exchange: impl FnOnce(&mut BackendSession) -> Result<(R, Option<u8>)>,
     ) -> Result<R> {
         let mut session = self.check_out(client)?;
         let result = match self.adopt_settings(client, &mut session) {
-            Ok(()) => exchange(&mut session),
+            Ok(()) => {
+                // Marked once the settings are this client's: a change is
+                // then read back from the backend when it passes on.
+                if settings::may_change(frontend) {
+                    self.lock().settings.changed = true;
+                }
+                exchange(&mut session)
+            }
             Err(err) => Err(err),
         };
         let (result, holder) = match result {
@@ -245,8 +254,7 @@ impl Backend {
     /// Convenience for [`exchange`](Self::exchange) with a plain
     /// (non-streaming) send.
     pub fn send(&self, client: ClientId, frontend: &[u8]) -> Result<Vec<u8>> {
-        self.note_statements(frontend);
-        self.exchange(client, |session| {
+        self.exchange(client, frontend, |session| {
             let reply = session.send(frontend)?;
             let status = final_status(&reply);
             Ok((reply, status))
@@ -260,8 +268,7 @@ impl Backend {
         frontend: &[u8],
         peer: &mut dyn Peer,
     ) -> Result<Option<u8>> {
-        self.note_statements(frontend);
-        self.exchange(client, |session| {
+        self.exchange(client, frontend, |session| {
             let mut tracker = StatusTracker {
                 inner: peer,
                 framing: Framing::default(),
@@ -274,13 +281,6 @@ impl Backend {
             let status = tracker.framing.final_status();
             Ok((status, status))
         })
-    }
-
-    /// Notes that statements which may change settings are about to run.
-    fn note_statements(&self, frontend: &[u8]) {
-        if settings::may_change(frontend) {
-            self.lock().settings.changed = true;
-        }
     }
 
     /// Gives the backend `client`'s settings, if it has another's: reads
@@ -410,7 +410,7 @@ fn read_settings(session: &mut BackendSession) -> Result<settings::Answer> {
 
 /// The status byte of a ReadyForQuery that ends `reply`, if it ends with
 /// one.
-pub(crate) fn final_status(reply: &[u8]) -> Option<u8> {
+fn final_status(reply: &[u8]) -> Option<u8> {
     let mut framing = Framing::default();
     framing.feed(reply);
     framing.final_status()

@@ -285,13 +285,8 @@ impl Connection {
         put_message(&mut frontend, b'S', &[]);
         let backend = self.backend.clone();
         let client = self.client;
-        let cleaned = tokio::task::spawn_blocking(move || {
-            backend.exchange(client, |session| {
-                let reply = session.send(&frontend)?;
-                Ok(((), crate::backend::final_status(&reply)))
-            })
-        })
-        .await;
+        let cleaned =
+            tokio::task::spawn_blocking(move || backend.send(client, &frontend).map(drop)).await;
         match cleaned {
             Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::warn!(%err, client, "cleaning up after a client failed"),

@@ -280,3 +280,20 @@ fn sessions_of_one_database_keep_their_own_settings() {
         assert_eq!(setting(&mut other, "TimeZone"), "Europe/Paris");
     }
 }
+
+#[test]
+fn a_set_stays_with_its_session_among_sessions_with_equal_settings() {
+    let mut db = Pglite::temporary().unwrap();
+    let mut other = db.session();
+    let show = |session: &mut pglite_oxide::Session| -> String {
+        // SHOW: nothing in this text mentions settings being changed.
+        session.query_one("SHOW TimeZone", &[]).unwrap().get(0)
+    };
+    let default = show(&mut other);
+    assert_ne!(default, "Asia/Tokyo");
+    // The SET arrives while the other session has the backend.
+    db.batch_execute("SET TimeZone = 'Asia/Tokyo'").unwrap();
+    assert_eq!(show(&mut other), default);
+    assert_eq!(show(&mut db), "Asia/Tokyo");
+    assert_eq!(show(&mut other), default);
+}
