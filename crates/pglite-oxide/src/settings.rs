@@ -101,11 +101,23 @@ fn parse_options(options: &str) -> std::result::Result<Settings, String> {
     Ok(settings)
 }
 
-/// Whether a batch of frontend messages may change settings: it mentions
-/// `set` (SET, RESET, set_config(), DISCARD is caught by "discard"),
-/// anywhere, in any case. False positives only cost a read-back.
-pub(crate) fn may_change(frontend: &[u8]) -> bool {
-    contains_ignore_case(frontend, b"set") || contains_ignore_case(frontend, b"discard")
+/// Whether a batch of frontend messages may change settings: the SQL of
+/// one of its Query or Parse messages mentions `set` (SET, RESET,
+/// set_config()) or `discard`, in any case. Other messages (parameters,
+/// COPY data) are not looked at. False positives only cost a read-back.
+pub(crate) fn may_change(mut frontend: &[u8]) -> bool {
+    while frontend.len() >= 5 {
+        let len = u32::from_be_bytes([frontend[1], frontend[2], frontend[3], frontend[4]]) as usize;
+        let end = (1 + len).clamp(5, frontend.len());
+        let body = &frontend[5..end];
+        if matches!(frontend[0], b'Q' | b'P')
+            && (contains_ignore_case(body, b"set") || contains_ignore_case(body, b"discard"))
+        {
+            return true;
+        }
+        frontend = &frontend[end..];
+    }
+    false
 }
 
 fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
@@ -252,9 +264,23 @@ mod tests {
 
     #[test]
     fn batches_that_may_change_settings_are_noticed() {
-        assert!(may_change(b"Q\0\0\0\x0fSet x = 1\0"));
-        assert!(may_change(b"select set_config('a','b',false)"));
-        assert!(may_change(b"DISCARD ALL"));
-        assert!(!may_change(b"SELECT 1"));
+        let message = |kind: u8, body: &[u8]| {
+            let mut m = vec![kind];
+            m.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+            m.extend_from_slice(body);
+            m
+        };
+        assert!(may_change(&message(b'Q', b"Set x = 1\0")));
+        let mut batch = message(b'P', b"\0SELECT 1\0\0\0");
+        batch.extend(message(b'P', b"s1\0select set_config('a','b',false)\0\0\0"));
+        assert!(may_change(&batch));
+        assert!(may_change(&message(b'Q', b"DISCARD ALL\0")));
+        assert!(!may_change(&message(b'Q', b"SELECT 1\0")));
+        // Data is not SQL.
+        assert!(!may_change(&message(b'd', b"set\tdiscard\n")));
+        assert!(!may_change(&message(
+            b'B',
+            b"\0\0\0\0\0\x01\0\0\0\x03set\0\0"
+        )));
     }
 }
