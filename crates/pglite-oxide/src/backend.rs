@@ -180,6 +180,11 @@ impl Backend {
             tracing::debug!(client, "cancel request with a wrong key");
             return;
         }
+        self.cancel_running(client);
+    }
+
+    /// Cancels `client`'s running statement, if it runs one.
+    pub fn cancel_running(&self, client: ClientId) {
         // Under the lock: the running exchange cannot end and another
         // client's begin (clearing the flag) in between.
         let state = self.lock();

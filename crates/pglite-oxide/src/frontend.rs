@@ -110,12 +110,8 @@ where
     let (client, parameters) = match joined {
         Ok(joined) => joined,
         Err(err) => {
-            let (code, message) = match &err {
-                Error::Db(db) => (db.code().code().to_owned(), db.message().to_owned()),
-                Error::Busy { .. } => ("55P03".to_owned(), err.to_string()),
-                _ => ("57P01".to_owned(), err.to_string()),
-            };
-            refuse(&mut writer, &code, &message).await?;
+            let (code, message) = wire_error(&err);
+            refuse(&mut writer, code, &message).await?;
             return Ok(());
         }
     };
@@ -241,13 +237,11 @@ impl Connection {
         self.frames = Some(frames);
         match result {
             Ok(_) => Ok(()),
-            Err(Error::Busy { holder, waited }) => {
-                let message = format!(
-                    "the database is busy: connection {holder} keeps a transaction open; gave up after {waited:?}"
-                );
+            Err(err @ Error::Busy { .. }) => {
+                let (code, message) = wire_error(&err);
                 let mut reply = BytesMut::new();
                 for _ in 0..count_sync_points(&batch) {
-                    error_response(&mut reply, "ERROR", "55P03", &message);
+                    error_response(&mut reply, "ERROR", code, &message);
                     ready_for_query(&mut reply);
                 }
                 let _ = self.output.send(reply.to_vec()).await;
@@ -755,6 +749,17 @@ fn error_response(out: &mut BytesMut, severity: &str, code: &str, message: &str)
     }
     body.push(0);
     put_message(out, b'E', &body);
+}
+
+/// The SQLSTATE and message a wire client gets for `err`: PostgreSQL's
+/// own for its errors, 55P03 (lock_not_available) for a busy backend,
+/// 57P01 (admin_shutdown) for a backend that is gone.
+fn wire_error(err: &Error) -> (&str, String) {
+    match err {
+        Error::Db(db) => (db.code().code(), db.message().to_owned()),
+        Error::Busy { .. } => ("55P03", err.to_string()),
+        _ => ("57P01", err.to_string()),
+    }
 }
 
 fn io(err: std::io::Error) -> Error {

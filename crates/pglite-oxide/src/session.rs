@@ -62,7 +62,7 @@ impl CancelToken {
     /// Asks the backend to cancel the session's running statement.
     pub fn cancel(&self) {
         if let Some(backend) = self.backend.upgrade() {
-            backend.cancel(self.client, backend.cancel_key(self.client));
+            backend.cancel_running(self.client);
         }
     }
 }
