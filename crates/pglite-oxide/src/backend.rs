@@ -69,14 +69,13 @@ struct SettingsState {
 
 impl Backend {
     pub fn new(
-        mut session: BackendSession,
+        session: BackendSession,
         parameters: Vec<(String, String)>,
         wait_limit: Duration,
         database: String,
-    ) -> Result<Arc<Self>> {
+    ) -> Arc<Self> {
         let cancel = session.cancel_handle();
-        let baseline = read_settings(&mut session)?.rows;
-        Ok(Arc::new(Self {
+        Arc::new(Self {
             state: Mutex::new(State {
                 session: Some(session),
                 holder: None,
@@ -84,9 +83,10 @@ impl Backend {
                 closed: None,
                 next_client: 1,
                 parameters,
+                // A new backend has set nothing in its session.
                 settings: SettingsState {
-                    current: baseline.clone(),
-                    baseline,
+                    current: Settings::new(),
+                    baseline: Settings::new(),
                     saved: HashMap::new(),
                     changed: false,
                     owner: None,
@@ -97,7 +97,7 @@ impl Backend {
             database,
             cancel,
             keys: RandomState::new(),
-        }))
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -5,14 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use pglite_runtime::{Artifacts, BackendSession, SessionOptions, TemplateCache, TemporaryRoot};
-use postgres_protocol::message::backend::Message;
 
 use crate::backend::Backend;
 use crate::error::{DbError, Error, Result};
 use crate::notify::{NoticeHandler, Notices};
-use crate::session::{protocol, Session};
+use crate::session::Session;
+use crate::settings;
 
 /// How long a client waits by default for another connection's
 /// transaction before [`Error::Busy`].
@@ -292,13 +291,13 @@ impl Builder {
             relaxed_durability: relaxed,
         };
         let (session, greeting) = start_creating_database(&artifacts, &data_dir, options)?;
-        let parameters = greeting_parameters(greeting)?;
+        let parameters = settings::parse_answer(&greeting)?.reported;
         let backend = Backend::new(
             session,
             parameters,
             self.busy_timeout,
             self.database.clone(),
-        )?;
+        );
         let mut session = Session::new(backend.clone(), Notices::new(self.notice_handler.clone()));
         if self.user != BOOTSTRAP_USER {
             become_user(&mut session, &self.user)?;
@@ -339,8 +338,8 @@ fn start_creating_database(
         ..options.clone()
     };
     let (session, greeting) = BackendSession::start(artifacts, data_dir, &bootstrap)?;
-    greeting_parameters(greeting)?;
-    let backend = Backend::new(session, Vec::new(), DEFAULT_BUSY_TIMEOUT, "postgres".into())?;
+    settings::parse_answer(&greeting)?;
+    let backend = Backend::new(session, Vec::new(), DEFAULT_BUSY_TIMEOUT, "postgres".into());
     let mut creator = Session::new(backend.clone(), Notices::new(None));
     creator.batch_execute(&format!(
         "CREATE DATABASE {}",
@@ -350,26 +349,6 @@ fn start_creating_database(
     backend.close()?;
     drop(backend);
     Ok(BackendSession::start(artifacts, data_dir, &options)?)
-}
-
-/// The server parameters of a backend's greeting, or the error it
-/// reported instead.
-fn greeting_parameters(greeting: Vec<u8>) -> Result<Vec<(String, String)>> {
-    let mut buf = BytesMut::from(&greeting[..]);
-    let mut parameters = Vec::new();
-    while let Some(message) = Message::parse(&mut buf).map_err(protocol)? {
-        match message {
-            Message::ParameterStatus(body) => parameters.push((
-                body.name().map_err(protocol)?.to_owned(),
-                body.value().map_err(protocol)?.to_owned(),
-            )),
-            Message::ErrorResponse(body) => {
-                return Err(DbError::parse(&mut body.fields()).map_err(protocol)?.into());
-            }
-            _ => {}
-        }
-    }
-    Ok(parameters)
 }
 
 /// Makes the session run as `user`, creating the role when needed.

@@ -128,12 +128,16 @@ fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// A simple Query that reads the session's settings back: those made in
 /// the session, and the user and role it runs as (which `pg_settings`
-/// does not show).
+/// does not show) when they are not the defaults. A backend that has set
+/// nothing reads back as no settings at all (a standalone backend's
+/// session user is the bootstrap superuser, oid 10).
 pub(crate) fn read_query() -> Vec<u8> {
     query(
         "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session' \
          UNION ALL SELECT 'session_authorization', session_user::text \
+           WHERE session_user <> pg_catalog.pg_get_userbyid(10) \
          UNION ALL SELECT 'role', pg_catalog.current_setting('role') \
+           WHERE pg_catalog.current_setting('role') <> 'none' \
          ORDER BY 1",
     )
 }
@@ -143,8 +147,7 @@ pub(crate) fn read_query() -> Vec<u8> {
 pub(crate) fn apply_query(wanted: &Settings) -> Vec<u8> {
     let mut sql = String::from("RESET ALL;");
     // RESET ALL leaves the user and role alone; the user first, as the
-    // role is checked against it. Settings without them (the read-back
-    // always has them) get the session's user.
+    // role is checked against it. Settings without them mean the defaults.
     if !wanted.iter().any(|(n, _)| n == "session_authorization") {
         sql.push_str(" SET SESSION AUTHORIZATION DEFAULT;");
     }
@@ -178,8 +181,8 @@ fn query(sql: &str) -> Vec<u8> {
     buf.to_vec()
 }
 
-/// What the backend answered to one of these queries: the rows (name,
-/// value), the ParameterStatus reports, or its error.
+/// What the backend answered to one of these queries (or its greeting):
+/// the rows (name, value), the ParameterStatus reports, or its error.
 pub(crate) struct Answer {
     pub rows: Settings,
     pub reported: Vec<(String, String)>,
