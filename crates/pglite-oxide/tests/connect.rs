@@ -1,6 +1,8 @@
 //! In-process async clients: real tokio-postgres clients on the embedded
 //! backend, beside the direct API.
 
+mod support;
+
 use futures_util::{SinkExt, StreamExt};
 use pglite_oxide::Pglite;
 use std::time::Duration;
@@ -9,40 +11,7 @@ use std::time::Duration;
 async fn tokio_postgres_queries_through_an_in_memory_pipe() {
     let db = Pglite::temporary().unwrap();
     let client = db.connect().await.unwrap();
-    client
-        .batch_execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
-        .await
-        .unwrap();
-    let insert = client
-        .prepare("INSERT INTO items VALUES ($1, $2)")
-        .await
-        .unwrap();
-    for i in 0..20 {
-        client
-            .execute(&insert, &[&i, &format!("item {i}")])
-            .await
-            .unwrap();
-    }
-    // Pipelined: many queries in flight at once on one connection.
-    let queries = (0..20).map(|i| {
-        let client = &client;
-        async move {
-            let row = client
-                .query_one("SELECT name FROM items WHERE id = $1", &[&i])
-                .await
-                .unwrap();
-            row.get::<_, String>(0)
-        }
-    });
-    let names = futures_util::future::join_all(queries).await;
-    assert_eq!(names[7], "item 7");
-    assert_eq!(names.len(), 20);
-    // Errors arrive as tokio-postgres errors with their SQLSTATE.
-    let err = client.execute(&insert, &[&1, &"dup"]).await.unwrap_err();
-    assert_eq!(
-        err.code(),
-        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
-    );
+    support::prepares_pipelines_and_reports_errors(&client).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

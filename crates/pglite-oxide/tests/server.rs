@@ -1,6 +1,8 @@
 //! The server: real drivers over TCP and Unix sockets, many connections on
 //! the one backend, disconnects, shutdown, and the pglite-proxy binary.
 
+mod support;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -21,38 +23,7 @@ async fn tokio_postgres_over_tcp_pipelines_prepares_and_copies() {
     let url = server.database_url().to_owned();
     assert!(url.starts_with("postgres://postgres@127.0.0.1:"), "{url}");
     let client = connect(&url).await;
-    client
-        .batch_execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
-        .await
-        .unwrap();
-    let insert = client
-        .prepare("INSERT INTO items VALUES ($1, $2)")
-        .await
-        .unwrap();
-    for i in 0..20 {
-        client
-            .execute(&insert, &[&i, &format!("item {i}")])
-            .await
-            .unwrap();
-    }
-    // Pipelined: all in flight at once on one connection.
-    let queries = (0..20).map(|i| {
-        let client = &client;
-        async move {
-            let row = client
-                .query_one("SELECT name FROM items WHERE id = $1", &[&i])
-                .await
-                .unwrap();
-            row.get::<_, String>(0)
-        }
-    });
-    let names = futures_util::future::join_all(queries).await;
-    assert_eq!(names[7], "item 7");
-    let err = client.execute(&insert, &[&1, &"dup"]).await.unwrap_err();
-    assert_eq!(
-        err.code(),
-        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
-    );
+    support::prepares_pipelines_and_reports_errors(&client).await;
 
     // COPY in and out.
     let sink = client.copy_in("COPY items FROM STDIN").await.unwrap();
