@@ -14,7 +14,7 @@
 //!
 //! [`RESERVED_PREFIX`]: super::paths::RESERVED_PREFIX
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::{self, Metadata};
 use std::io;
@@ -64,6 +64,11 @@ pub(crate) struct Layers {
     copied: Mutex<HashSet<TreePath>>,
     /// Counts copy-ups, so open handles notice them with one atomic load.
     copies: AtomicU64,
+    /// [`visible_lower`](Self::visible_lower)'s answers. The lower layer
+    /// never changes, and what hides it (markers, upper directories) is only
+    /// made or removed by this type's own methods, which forget the answers.
+    /// A backend's start looks up the same few hundred paths ~2,000 times.
+    visible: Mutex<HashMap<TreePath, Option<Metadata>>>,
 }
 
 impl Layers {
@@ -73,6 +78,7 @@ impl Layers {
             lower,
             copied: Mutex::default(),
             copies: AtomicU64::new(0),
+            visible: Mutex::default(),
         }
     }
 
@@ -102,6 +108,32 @@ impl Layers {
 
     /// The lower layer's entry at `p` unless the upper layer hides it.
     fn visible_lower(&self, p: &TreePath) -> io::Result<Option<Metadata>> {
+        if self.lower.is_none() {
+            return Ok(None);
+        }
+        if let Some(known) = self.visible.lock().ok().and_then(|v| v.get(p).cloned()) {
+            return Ok(known);
+        }
+        let found = self.look_up_visible_lower(p)?;
+        if let Ok(mut visible) = self.visible.lock() {
+            visible.insert(p.clone(), found.clone());
+        }
+        Ok(found)
+    }
+
+    /// For every method that changes the upper layer: when it returns,
+    /// [`visible_lower`](Self::visible_lower) must look again.
+    fn changing(&self) -> Changing<'_> {
+        Changing(self)
+    }
+
+    fn forget_visibility(&self) {
+        if let Ok(mut visible) = self.visible.lock() {
+            visible.clear();
+        }
+    }
+
+    fn look_up_visible_lower(&self, p: &TreePath) -> io::Result<Option<Metadata>> {
         let Some(lower) = self.lower(p) else {
             return Ok(None);
         };
@@ -186,6 +218,7 @@ impl Layers {
     /// Makes directory `p` (a directory the guest sees) exist in the upper
     /// layer, creating it and its parents as needed.
     pub fn ensure_upper_dir(&self, p: &TreePath, syncs: &Syncs) -> io::Result<()> {
+        let _changing = self.changing();
         if self.lower.is_none() {
             // Callers checked that the directory exists: there is no other.
             return Ok(());
@@ -211,6 +244,7 @@ impl Layers {
 
     /// Copies the lower file `p` into the upper layer (no-op if it is there).
     pub fn copy_up(&self, p: &TreePath, syncs: &Syncs) -> io::Result<()> {
+        let _changing = self.changing();
         let mut copied = self.copied.lock().map_err(|_| os_error(libc::EIO))?;
         let Some(Found::Lower(meta)) = self.find(p)? else {
             return Ok(());
@@ -246,6 +280,7 @@ impl Layers {
     ///
     /// [`copy_up`]: Self::copy_up
     pub fn note_copied(&self, p: &TreePath) {
+        let _changing = self.changing();
         if let Ok(mut copied) = self.copied.lock() {
             copied.insert(p.clone());
             self.copies.fetch_add(1, Ordering::Release);
@@ -254,6 +289,7 @@ impl Layers {
 
     /// Creates directory `p`; its parent must exist.
     pub fn create_dir(&self, p: &TreePath, syncs: &Syncs) -> io::Result<()> {
+        let _changing = self.changing();
         let parent = p.parent().ok_or_else(|| os_error(libc::EEXIST))?;
         self.require_dir(&parent)?;
         if self.find(p)?.is_some() {
@@ -270,6 +306,7 @@ impl Layers {
 
     /// Creates a symlink at `p` holding `target`.
     pub fn create_symlink(&self, target: &Path, p: &TreePath, syncs: &Syncs) -> io::Result<()> {
+        let _changing = self.changing();
         let parent = p.parent().ok_or_else(|| os_error(libc::EEXIST))?;
         self.require_dir(&parent)?;
         if self.find(p)?.is_some() {
@@ -292,6 +329,7 @@ impl Layers {
 
     /// Removes the file or symlink `p`.
     pub fn remove_file(&self, p: &TreePath, syncs: &Syncs) -> io::Result<()> {
+        let _changing = self.changing();
         let found = self.find(p)?.ok_or_else(|| os_error(libc::ENOENT))?;
         if found.is_dir() {
             return Err(os_error(libc::EISDIR));
@@ -306,6 +344,7 @@ impl Layers {
 
     /// Removes the empty directory `p`.
     pub fn remove_dir(&self, p: &TreePath, syncs: &Syncs) -> io::Result<()> {
+        let _changing = self.changing();
         if p.is_root() {
             return Err(os_error(libc::EBUSY));
         }
@@ -327,6 +366,7 @@ impl Layers {
     /// Renames `from` to `to` as rename(2) does: a file replaces a file, a
     /// directory replaces an empty directory.
     pub fn rename(&self, from: &TreePath, to: &TreePath, syncs: &Syncs) -> io::Result<()> {
+        let _changing = self.changing();
         let source = self.find(from)?.ok_or_else(|| os_error(libc::ENOENT))?;
         if from == to {
             return Ok(());
@@ -370,6 +410,7 @@ impl Layers {
 
     /// Puts the whole directory `p` in the upper layer and makes it opaque.
     fn copy_up_tree(&self, p: &TreePath, syncs: &Syncs) -> io::Result<()> {
+        let _changing = self.changing();
         self.ensure_upper_dir(p, syncs)?;
         for (name, found) in self.read_dir(p)? {
             let child = p.child(&name);
@@ -384,6 +425,7 @@ impl Layers {
 
     /// Hides the lower layer's `p`, if the guest can see one.
     fn hide_lower(&self, p: &TreePath, syncs: &Syncs) -> io::Result<()> {
+        let _changing = self.changing();
         if self.visible_lower(p)?.is_none() {
             return Ok(());
         }
@@ -452,6 +494,16 @@ fn create_marker(path: &Path) -> io::Result<()> {
         .mode(FILE_MODE)
         .open(path)
         .map(drop)
+}
+
+/// Forgets [`Layers::visible_lower`]'s answers when dropped: held by every
+/// method that changes the upper layer, whatever way it returns.
+struct Changing<'a>(&'a Layers);
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.0.forget_visibility();
+    }
 }
 
 fn remove_if_present(path: &Path) -> io::Result<()> {
