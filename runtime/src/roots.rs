@@ -14,25 +14,28 @@
 //!
 //! See docs/decisions/0006-filesystem-layer.md.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Write as _};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
 use crate::artifacts::Artifacts;
-use crate::fs::RESERVED_PREFIX;
 use crate::{Error, Result};
 
 /// The template's file name among the artifacts.
 pub const TEMPLATE_FILE: &str = "template.tar.zst";
 
-/// In a copy-on-write root: the absolute path of its lower layer. The
-/// reserved prefix keeps it out of the guest's sight and reach.
+/// In a copy-on-write root: the file holding the absolute path of its lower
+/// layer. The reserved prefix keeps it out of the guest's sight and reach.
+pub(crate) const LOWER_MARKER: &str = ".pglite-lower";
+
 fn lower_marker(root: &Path) -> PathBuf {
-    root.join(format!("{RESERVED_PREFIX}lower"))
+    root.join(LOWER_MARKER)
 }
 
 /// The unpacked, read-only template data directory.
@@ -54,6 +57,26 @@ impl TemplateCache {
     /// The template packed in `archive`, unpacked on first use into the
     /// user's cache directory (keyed by the archive's sha256).
     pub fn open_archive(archive: &Path) -> Result<Self> {
+        // Reading and hashing the archive costs about a millisecond per
+        // database: an archive this process has seen, unchanged since (same
+        // size and modification time), is known.
+        type Seen = (PathBuf, u64, Option<std::time::SystemTime>);
+        static OPENED: OnceLock<Mutex<HashMap<Seen, PathBuf>>> = OnceLock::new();
+        let meta = fs::metadata(archive).map_err(|e| Error::io("reading", archive, e))?;
+        let seen = (archive.to_path_buf(), meta.len(), meta.modified().ok());
+        let opened = OPENED.get_or_init(Default::default);
+        let known = opened.lock().ok().and_then(|o| o.get(&seen).cloned());
+        if let Some(dir) = known.filter(|dir| dir.join("PG_VERSION").is_file()) {
+            return Ok(Self { dir });
+        }
+        let cache = Self::unpack_archive(archive)?;
+        if let Ok(mut opened) = opened.lock() {
+            opened.insert(seen, cache.dir.clone());
+        }
+        Ok(cache)
+    }
+
+    fn unpack_archive(archive: &Path) -> Result<Self> {
         let bytes = fs::read(archive).map_err(|e| Error::io("reading", archive, e))?;
         let digest = hex::encode(Sha256::digest(&bytes));
         let base = cache_base().join("templates");
@@ -166,13 +189,8 @@ pub(crate) fn lower_layer(root: &Path) -> Result<Option<PathBuf>> {
     Ok(Some(lower))
 }
 
-fn cache_base() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("pglite-oxide")
+pub(crate) fn cache_base() -> PathBuf {
+    crate::embedded::cache_root().unwrap_or_else(|| std::env::temp_dir().join("pglite-oxide"))
 }
 
 fn unpack(archive: &Path, bytes: &[u8], dest: &Path) -> Result<()> {
