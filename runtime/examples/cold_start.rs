@@ -2,8 +2,8 @@
 //! databases from the template, each answering `SELECT 1`, timed stage by
 //! stage. Prints one line per database:
 //!
-//! `db=N result_unix_ns=... artifacts_ms=... module_ms=... root_ms=...
-//! start_ms=... query_ms=... total_ms=...`
+//! `db=N result_unix_ns=... from_image=true|false artifacts_ms=...
+//! module_ms=... root_ms=... start_ms=... query_ms=... total_ms=...`
 //!
 //! `result_unix_ns` is the wall clock when the first result arrived, so the
 //! parent can measure from the moment it spawned this process. `total_ms`
@@ -60,8 +60,9 @@ fn main() -> Result<(), Error> {
             });
         }
         println!(
-            "db={db} result_unix_ns={result_unix_ns} artifacts_ms={:.2} module_ms={:.2} \
-             root_ms={:.2} start_ms={:.2} query_ms={:.2} total_ms={:.2}",
+            "db={db} result_unix_ns={result_unix_ns} from_image={} artifacts_ms={:.2} \
+             module_ms={:.2} root_ms={:.2} start_ms={:.2} query_ms={:.2} total_ms={:.2}",
+            session.started_from_image(),
             ms(artifacts_time),
             ms(module),
             ms(root),

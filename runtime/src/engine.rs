@@ -39,7 +39,7 @@ pub const fn can_compile() -> bool {
 pub fn module(artifacts: &Artifacts) -> Result<Module> {
     static MODULES: OnceLock<Mutex<HashMap<PathBuf, Module>>> = OnceLock::new();
     let modules = MODULES.get_or_init(Default::default);
-    let key = artifacts.aot().unwrap_or(&artifacts.wasm()).to_path_buf();
+    let key = module_key(artifacts);
     if let Some(module) = modules.lock().expect("module cache poisoned").get(&key) {
         return Ok(module.clone());
     }
@@ -49,6 +49,11 @@ pub fn module(artifacts: &Artifacts) -> Result<Module> {
         .expect("module cache poisoned")
         .insert(key, module.clone());
     Ok(module)
+}
+
+/// What identifies the backend module of `artifacts` in this process.
+pub(crate) fn module_key(artifacts: &Artifacts) -> PathBuf {
+    artifacts.aot().unwrap_or(&artifacts.wasm()).to_path_buf()
 }
 
 fn load(artifacts: &Artifacts) -> Result<Module> {

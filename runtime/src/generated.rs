@@ -14,8 +14,8 @@ pub(crate) mod embedded {
 
     const RUNTIME: EmbeddedArchive = EmbeddedArchive {
         name: "runtime",
-        sha256: "89585bcbe725c6ca260847400eb35a916ade82e443c885232fcfdfa97622e660",
-        size: 2919356,
+        sha256: "26548543295c6ded6e9be993ab7ce8a2085543cfec731ce55499f60dc7049772",
+        size: 2919387,
         bytes: include_bytes!("../artifacts/runtime.tar.zst"),
         placement: Placement::Unpack(""),
     };
@@ -34,8 +34,8 @@ pub(crate) mod embedded {
         TEMPLATE,
         EmbeddedArchive {
             name: "aot-x86_64-unknown-linux-gnu-postgres",
-            sha256: "e6f01c69f3ce10fe468f04e168705d6e7d7a0a2edfb190144870db0f9d7ed32d",
-            size: 5413054,
+            sha256: "fb851e9d2c223a65e13d04c7fd43bea4b6f119684259033d32c96f3be36b6282",
+            size: 5411284,
             bytes: pglite_aot_x86_64_unknown_linux_gnu::POSTGRES,
             placement: Placement::Unpack("aot/x86_64-unknown-linux-gnu"),
         },

@@ -31,6 +31,7 @@ mod receipt;
 mod reproducible;
 mod roots;
 mod session;
+mod started_image;
 
 #[cfg(feature = "stock-fs-bench")]
 #[doc(hidden)]
@@ -46,6 +47,7 @@ pub use initdb::{initdb, InitOptions};
 pub use receipt::Verification;
 pub use roots::{create_data_dir_from_template, TemplateCache, TemporaryRoot, TEMPLATE_FILE};
 pub use session::{BackendSession, Peer, SessionOptions};
+pub use started_image::IMAGES_ENV;
 
 /// Result of this crate's operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

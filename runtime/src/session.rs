@@ -9,7 +9,8 @@ use crate::datadir_lock::DataDirLock;
 use crate::fs::{Durability, SyncCounts};
 use crate::host_io::PeerSlot;
 use crate::instance::{BackendInstance, CallOutcome, GUEST_DATA};
-use crate::{Error, Result};
+use crate::started_image::{self, FreshMemory, ImageKey};
+use crate::{engine, roots, Error, Result};
 
 /// How to start a session.
 #[derive(Debug, Clone)]
@@ -62,6 +63,8 @@ pub struct BackendSession {
     /// The `pgl_process` export, called on every [`send`](Self::send).
     process: wasmer::Function,
     cancel: CancelHandle,
+    /// Whether the backend was made from an image of an earlier start.
+    from_image: bool,
     /// Held until the backend has exited (declared last: dropped last).
     _lock: DataDirLock,
 }
@@ -107,21 +110,49 @@ impl BackendSession {
         } else {
             Durability::Full
         };
-        let mut backend = BackendInstance::new(artifacts, data_dir, durability, &args, Vec::new())?;
-        match backend.call("pgl_start_embedded")? {
-            CallOutcome::Returned => {}
-            CallOutcome::Exited(code) => {
-                let stderr = backend.stderr.text();
-                backend.close();
-                return Err(Error::Exited { code, stderr });
-            }
-        }
+        let mut from_image = false;
+        let backend = match ImageKey::for_fresh_root(
+            &engine::module_key(artifacts),
+            data_dir,
+            roots::lower_layer(data_dir)?.as_deref(),
+            &args,
+        )? {
+            Some(key) => match started_image::lookup(&key) {
+                Some(image) => {
+                    image.place_files(data_dir, durability)?;
+                    let mut backend =
+                        BackendInstance::new(artifacts, data_dir, durability, &args, Vec::new())?;
+                    image.restore(&mut backend)?;
+                    from_image = true;
+                    backend
+                }
+                None => {
+                    let backend =
+                        BackendInstance::new(artifacts, data_dir, durability, &args, Vec::new())?;
+                    let fresh = started_image::room_for_more().then(|| FreshMemory::read(&backend));
+                    let mut backend = run_startup(backend)?;
+                    if let Some(fresh) = fresh {
+                        fresh.record(key, &mut backend, data_dir);
+                    }
+                    backend
+                }
+            },
+            None => run_startup(BackendInstance::new(
+                artifacts,
+                data_dir,
+                durability,
+                &args,
+                Vec::new(),
+            )?)?,
+        };
+        let mut backend = backend;
         let process = backend.export("pgl_process")?;
         let cancel = CancelHandle::locate(&mut backend)?;
         let mut session = Self {
             backend: Some(backend),
             process,
             cancel,
+            from_image,
             _lock: lock,
         };
         // The idle loop's first turn sends ReadyForQuery and flushes.
@@ -204,6 +235,13 @@ impl BackendSession {
         self.terminate()
     }
 
+    /// Whether this backend was made from the image of an earlier start on
+    /// an identical fresh root instead of running PostgreSQL's startup
+    /// (see `started_image.rs`).
+    pub fn started_from_image(&self) -> bool {
+        self.from_image
+    }
+
     /// A handle that cancels the statement this session runs, from any
     /// thread (as a CancelRequest does for a server's backend).
     pub fn cancel_handle(&self) -> CancelHandle {
@@ -243,6 +281,18 @@ impl BackendSession {
         Ok(std::mem::take(
             &mut backend.io.as_mut(&mut backend.store).output,
         ))
+    }
+}
+
+/// Runs PostgreSQL's startup in a fresh instance.
+fn run_startup(mut backend: BackendInstance) -> Result<BackendInstance> {
+    match backend.call("pgl_start_embedded")? {
+        CallOutcome::Returned => Ok(backend),
+        CallOutcome::Exited(code) => {
+            let stderr = backend.stderr.text();
+            backend.close();
+            Err(Error::Exited { code, stderr })
+        }
     }
 }
 

@@ -49,6 +49,7 @@ impl HostFile {
         append: bool,
     ) -> Self {
         let copies_seen = tree.layers.copies();
+        tree.ctx.file_opened();
         Self {
             tree,
             path,
@@ -157,6 +158,12 @@ fn nanos(seconds: i64, nanos: i64) -> u64 {
         .unwrap_or(0)
         .saturating_mul(1_000_000_000)
         .saturating_add(u64::try_from(nanos).unwrap_or(0))
+}
+
+impl Drop for HostFile {
+    fn drop(&mut self) {
+        self.tree.ctx.file_closed();
+    }
 }
 
 impl VirtualFile for HostFile {

@@ -58,11 +58,30 @@ const GUEST_LIB: &str = "/pglite/lib/postgresql";
 pub(crate) struct FsContext {
     pub errors: ErrnoNote,
     pub syncs: Syncs,
+    /// Files of the trees the guest holds open (see [`Self::open_files`]).
+    open_files: std::sync::atomic::AtomicUsize,
 }
 
 impl FsContext {
+    /// How many files of the trees the guest has open now. wasix keeps no
+    /// count it shows; an image of a started backend needs this to be 0.
+    pub fn open_files(&self) -> usize {
+        self.open_files.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn file_opened(&self) {
+        self.open_files
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    pub(crate) fn file_closed(&self) {
+        self.open_files
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     pub fn new(durability: Durability) -> Self {
         Self {
+            open_files: Default::default(),
             errors: ErrnoNote::default(),
             syncs: Syncs::new(durability),
         }

@@ -28,21 +28,27 @@ pub fn run(layout: &Layout, release: bool) -> Result<()> {
     let exe = super::build_example_with(layout, "cold_start", &[], release)?;
     let server_exe = super::build_example_with(layout, "server_start", &[], release)?;
     // One run first, unmeasured: it unpacks the embedded artifacts into the
-    // cache (once per machine and release) and warms the page cache.
-    run_once(&exe)?;
-    run_once(&server_exe)?;
+    // cache (once per machine and release), stores the started-backend image
+    // and warms the page cache.
+    run_once(&exe, Images::On)?;
+    run_once(&server_exe, Images::On)?;
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut native = Vec::new();
     // One after the other, not interleaved: on these VMs (ext4 mounted
     // with `discard`) one side's deleted 40 MB directories stall the other
     // side's writes.
-    for _ in 0..RUNS {
-        for (name, value) in run_once(&exe)? {
-            samples.entry(name).or_default().push(value);
+    for images in [Images::On, Images::Off] {
+        for _ in 0..RUNS {
+            for (name, value) in run_once(&exe, images)? {
+                samples
+                    .entry(format!("{}{name}", images.prefix()))
+                    .or_default()
+                    .push(value);
+            }
         }
     }
     for _ in 0..RUNS {
-        for (name, value) in run_once(&server_exe)? {
+        for (name, value) in run_once(&server_exe, Images::On)? {
             samples.entry(name).or_default().push(value);
         }
     }
@@ -51,53 +57,58 @@ pub fn run(layout: &Layout, release: bool) -> Result<()> {
             native.push(native_once()?);
         }
     }
-    let mut take = |name: &str| {
-        let values = samples.get_mut(name).map_or(&mut [][..], |v| &mut v[..]);
-        median(values)
-    };
     let profile = if release { "release" } else { "dev" };
     println!(
         "cold start: a new temporary database answers SELECT 1 \
          ({profile} build, medians of {RUNS} runs, ms)"
     );
     println!("pglite-oxide (embedded artifacts, AOT code, template):");
-    println!(
-        "  first database, process spawn to first result  {:>8.2}",
-        take("spawn_to_result_ms")
-    );
-    println!(
-        "    in main: artifacts {:.2}, module {:.2}, data dir {:.2}, backend start {:.2}, query {:.2}",
-        take("db1_artifacts_ms"),
-        take("db1_module_ms"),
-        take("db1_root_ms"),
-        take("db1_start_ms"),
-        take("db1_query_ms")
-    );
-    println!(
-        "    before main (exec, loading the binary)       {:>8.2}",
-        take("before_main_ms")
-    );
-    println!(
-        "  second database, same process                  {:>8.2}",
-        take("db2_total_ms")
-    );
-    println!(
-        "    artifacts {:.2}, module {:.2}, data dir {:.2}, backend start {:.2}, query {:.2}",
-        take("db2_artifacts_ms"),
-        take("db2_module_ms"),
-        take("db2_root_ms"),
-        take("db2_start_ms"),
-        take("db2_query_ms")
-    );
+    for images in [Images::On, Images::Off] {
+        let p = images.prefix();
+        println!("  {}:", images.title());
+        println!(
+            "    first database, process spawn to first result  {:>8.2}",
+            take(&mut samples, &format!("{p}spawn_to_result_ms"))
+        );
+        println!(
+            "      in main: artifacts {:.2}, module {:.2}, data dir {:.2}, backend start {:.2}, query {:.2}",
+            take(&mut samples, &format!("{p}db1_artifacts_ms")),
+            take(&mut samples, &format!("{p}db1_module_ms")),
+            take(&mut samples, &format!("{p}db1_root_ms")),
+            take(&mut samples, &format!("{p}db1_start_ms")),
+            take(&mut samples, &format!("{p}db1_query_ms"))
+        );
+        println!(
+            "      before main (exec, loading the binary)       {:>8.2}",
+            take(&mut samples, &format!("{p}before_main_ms"))
+        );
+        println!(
+            "    second database, same process                  {:>8.2}",
+            take(&mut samples, &format!("{p}db2_total_ms"))
+        );
+        println!(
+            "      artifacts {:.2}, module {:.2}, data dir {:.2}, backend start {:.2}, query {:.2}",
+            take(&mut samples, &format!("{p}db2_artifacts_ms")),
+            take(&mut samples, &format!("{p}db2_module_ms")),
+            take(&mut samples, &format!("{p}db2_root_ms")),
+            take(&mut samples, &format!("{p}db2_start_ms")),
+            take(&mut samples, &format!("{p}db2_query_ms"))
+        );
+        println!(
+            "    backends made from the image: first {:.0}/{RUNS}, second {:.0}/{RUNS}",
+            samples_sum(&samples, &format!("{p}db1_from_image")),
+            samples_sum(&samples, &format!("{p}db2_from_image")),
+        );
+    }
     println!(
         "  server start + SQLx connect + first query      {:>8.2}",
-        take("server1_total_ms")
+        take(&mut samples, "server1_total_ms")
     );
     println!(
         "    first in its process: server {:.2}, connect and query {:.2}; second: {:.2} in all",
-        take("server1_start_ms"),
-        take("server1_connect_query_ms"),
-        take("server2_total_ms")
+        take(&mut samples, "server1_start_ms"),
+        take(&mut samples, "server1_connect_query_ms"),
+        take(&mut samples, "server2_total_ms")
     );
     report_native(&mut native);
     Ok(())
@@ -148,12 +159,52 @@ fn report_native(runs: &mut [NativeFigures]) {
     println!("    initdb -N {initdb:.2}, server start {start:.2}, connect + SELECT 1 {query:.2}");
 }
 
-/// One process: its figures by name (`db1_start_ms`, `spawn_to_result_ms`).
-fn run_once(exe: &std::path::Path) -> Result<Vec<(String, f64)>> {
+/// Whether new backends may start from the image of an earlier start
+/// (runtime/src/started_image.rs), or must all run PostgreSQL's startup.
+#[derive(Clone, Copy)]
+enum Images {
+    On,
+    Off,
+}
+
+impl Images {
+    fn prefix(self) -> &'static str {
+        match self {
+            Images::On => "",
+            Images::Off => "noimage_",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Images::On => "backends from the started-backend image (the default)",
+            Images::Off => {
+                "every backend runs PostgreSQL's startup (PGLITE_OXIDE_STARTED_IMAGES=off)"
+            }
+        }
+    }
+}
+
+fn take(samples: &mut BTreeMap<String, Vec<f64>>, name: &str) -> f64 {
+    median(samples.get_mut(name).map_or(&mut [][..], |v| &mut v[..]))
+}
+
+fn samples_sum(samples: &BTreeMap<String, Vec<f64>>, name: &str) -> f64 {
+    samples.get(name).map_or(0.0, |v| v.iter().sum())
+}
+
+/// One process: its figures by name (`db1_start_ms`, `spawn_to_result_ms`,
+/// `db1_from_image` as 1 or 0).
+fn run_once(exe: &std::path::Path, images: Images) -> Result<Vec<(String, f64)>> {
     let spawned = unix_ns();
-    let output = Command::new(exe)
-        // The embedded artifacts, whatever the caller's environment says.
-        .env_remove(pglite_runtime::ARTIFACTS_ENV)
+    let mut command = Command::new(exe);
+    // The embedded artifacts, whatever the caller's environment says.
+    command.env_remove(pglite_runtime::ARTIFACTS_ENV);
+    match images {
+        Images::On => command.env_remove(pglite_runtime::IMAGES_ENV),
+        Images::Off => command.env(pglite_runtime::IMAGES_ENV, "off"),
+    };
+    let output = command
         .output()
         .with_context(|| format!("running {}", exe.display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -180,6 +231,10 @@ fn run_once(exe: &std::path::Path) -> Result<Vec<(String, f64)>> {
             if let Some(stage) = name.strip_suffix("_ms") {
                 figures.push((format!("{kind}{n}_{stage}_ms"), value.parse()?));
             }
+        }
+        if let Some(from_image) = fields.get("from_image") {
+            let yes = if *from_image == "true" { 1.0 } else { 0.0 };
+            figures.push((format!("{kind}{n}_from_image"), yes));
         }
         if kind == "db" && n == "1" {
             let result: u128 = fields
