@@ -149,6 +149,51 @@ pub(crate) fn room_for_more() -> bool {
         .is_ok_and(|images| images.len() < MAX_IMAGES)
 }
 
+/// Runs of bytes to write into linear memory, kept in one buffer (a stored
+/// image's runs stay in the file's bytes as read: no copy).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Runs {
+    buffer: Vec<u8>,
+    /// (offset in linear memory, range of `buffer`)
+    runs: Vec<(u64, std::ops::Range<usize>)>,
+}
+
+impl Runs {
+    /// Appends `bytes` for `offset`, merged with the previous run when they
+    /// are adjacent in memory.
+    pub fn push(&mut self, offset: u64, bytes: &[u8]) {
+        let start = self.buffer.len();
+        self.buffer.extend_from_slice(bytes);
+        let end = self.buffer.len();
+        match self.runs.last_mut() {
+            Some((at, range)) if range.end == start && *at + range.len() as u64 == offset => {
+                range.end = end
+            }
+            _ => self.runs.push((offset, start..end)),
+        }
+    }
+
+    /// Runs over `buffer` as it is; the ranges must lie within it.
+    fn over(buffer: Vec<u8>, runs: Vec<(u64, std::ops::Range<usize>)>) -> Self {
+        Self { buffer, runs }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.runs
+            .iter()
+            .map(|(offset, range)| (*offset, &self.buffer[range.clone()]))
+    }
+
+    pub fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Bytes in all runs.
+    pub fn total(&self) -> usize {
+        self.runs.iter().map(|(_, r)| r.len()).sum()
+    }
+}
+
 /// A path relative to a root, and the file's contents (`None`: a directory).
 pub(crate) type RootEntry = (PathBuf, Option<Vec<u8>>);
 
@@ -156,8 +201,8 @@ pub(crate) type RootEntry = (PathBuf, Option<Vec<u8>>);
 pub(crate) struct StartedImage {
     /// The size of linear memory, in wasm pages.
     memory_pages: u64,
-    /// Runs of bytes that differ from a fresh instance: (offset, bytes).
-    runs: Vec<(u64, Vec<u8>)>,
+    /// The bytes that differ from a fresh instance.
+    runs: Runs,
     /// What the start left in the root.
     files: Vec<RootEntry>,
     /// What the backend had written to the client when its start returned.
@@ -169,10 +214,7 @@ impl std::fmt::Debug for StartedImage {
         f.debug_struct("StartedImage")
             .field("memory_pages", &self.memory_pages)
             .field("runs", &self.runs.len())
-            .field(
-                "bytes",
-                &self.runs.iter().map(|(_, b)| b.len()).sum::<usize>(),
-            )
+            .field("bytes", &self.runs.total())
             .field("files", &self.files.len())
             .field("output", &self.output.len())
             .finish()
@@ -200,7 +242,7 @@ impl FreshMemory {
             Ok(Some(image)) => {
                 tracing::debug!(
                     runs = image.runs.len(),
-                    bytes = image.runs.iter().map(|(_, b)| b.len()).sum::<usize>(),
+                    bytes = image.runs.total(),
                     files = image.files.len(),
                     "recorded a started backend"
                 );
@@ -236,7 +278,7 @@ impl FreshMemory {
         let size = view.data_size() as usize;
         // SAFETY: nothing runs in the instance while the store is borrowed.
         let now = unsafe { view.data_unchecked() };
-        let mut runs: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut runs = Runs::default();
         let mut start = 0;
         while start < size {
             let end = (start + PAGE).min(size);
@@ -246,12 +288,7 @@ impl FreshMemory {
                 None => page.iter().any(|&b| b != 0),
             };
             if changed {
-                match runs.last_mut() {
-                    Some((offset, bytes)) if *offset as usize + bytes.len() == start => {
-                        bytes.extend_from_slice(page)
-                    }
-                    _ => runs.push((start as u64, page.to_vec())),
-                }
+                runs.push(start as u64, page);
             }
             start = end;
         }
@@ -321,14 +358,14 @@ impl StartedImage {
                 .map_err(|e| Error::Module(format!("growing memory for the image: {e}")))?;
         }
         let view = backend.memory.view(&backend.store);
-        for (offset, bytes) in &self.runs {
+        for (offset, bytes) in self.runs.iter() {
             let in_bounds = offset
                 .checked_add(bytes.len() as u64)
                 .is_some_and(|end| end <= view.data_size());
             if in_bounds {
-                populate(view.data_ptr(), *offset, bytes.len());
+                populate(view.data_ptr(), offset, bytes.len());
             }
-            view.write(*offset, bytes)
+            view.write(offset, bytes)
                 .map_err(|e| Error::Module(format!("writing the image: {e}")))?;
         }
         backend.io.as_mut(&mut backend.store).output = self.output.clone();

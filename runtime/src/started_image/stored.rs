@@ -13,15 +13,14 @@ use std::path::{Path, PathBuf};
 
 use xxhash_rust::xxh64::xxh64;
 
-use super::StartedImage;
+use super::{Runs, StartedImage};
 
 const MAGIC: &[u8] = b"pglite-oxide started image 1\n";
 
 /// Writes `image` as `dir/name`.
 pub(super) fn save(image: &StartedImage, dir: &Path, name: &str, key: &str) -> std::io::Result<()> {
-    let mut out = Vec::with_capacity(
-        MAGIC.len() + image.runs.iter().map(|(_, b)| b.len() + 16).sum::<usize>() + 4096,
-    );
+    let mut out =
+        Vec::with_capacity(MAGIC.len() + image.runs.total() + 16 * image.runs.len() + 4096);
     out.extend_from_slice(MAGIC);
     put_bytes(&mut out, key.as_bytes());
     out.extend_from_slice(&image.memory_pages.to_le_bytes());
@@ -38,7 +37,7 @@ pub(super) fn save(image: &StartedImage, dir: &Path, name: &str, key: &str) -> s
         }
     }
     out.extend_from_slice(&(image.runs.len() as u64).to_le_bytes());
-    for (offset, bytes) in &image.runs {
+    for (offset, bytes) in image.runs.iter() {
         out.extend_from_slice(&offset.to_le_bytes());
         put_bytes(&mut out, bytes);
     }
@@ -70,7 +69,10 @@ pub(super) fn load(path: &Path, key: &str) -> Result<Option<StartedImage>, Strin
     if xxh64(body, 0).to_le_bytes() != sum {
         return Err("checksum mismatch".into());
     }
-    let mut r = Reader(body);
+    let mut r = Reader {
+        bytes: body,
+        pos: 0,
+    };
     if r.take(MAGIC.len())? != MAGIC {
         return Err("not a started-backend image of this format".into());
     }
@@ -93,17 +95,18 @@ pub(super) fn load(path: &Path, key: &str) -> Result<Option<StartedImage>, Strin
         };
         files.push((path, contents));
     }
-    let mut runs = Vec::new();
+    let mut ranges = Vec::new();
     for _ in 0..r.u64()? {
         let offset = r.u64()?;
-        runs.push((offset, r.bytes()?.to_vec()));
+        ranges.push((offset, r.range()?));
     }
-    if !r.0.is_empty() {
+    if r.pos != body.len() {
         return Err("trailing bytes".into());
     }
     Ok(Some(StartedImage {
         memory_pages,
-        runs,
+        // The runs stay where they were read.
+        runs: Runs::over(bytes, ranges),
         files,
         output,
     }))
@@ -114,16 +117,26 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-struct Reader<'a>(&'a [u8]);
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if n > self.0.len() {
-            return Err("truncated".into());
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
+        let range = self.advance(n)?;
+        Ok(&self.bytes[range])
+    }
+
+    fn advance(&mut self, n: usize) -> Result<std::ops::Range<usize>, String> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or("truncated")?;
+        let range = self.pos..end;
+        self.pos = end;
+        Ok(range)
     }
 
     fn u64(&mut self) -> Result<u64, String> {
@@ -131,9 +144,15 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
     }
 
-    fn bytes(&mut self) -> Result<&'a [u8], String> {
+    /// A length-prefixed field's position.
+    fn range(&mut self) -> Result<std::ops::Range<usize>, String> {
         let len = usize::try_from(self.u64()?).map_err(|_| "length overflows")?;
-        self.take(len)
+        self.advance(len)
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], String> {
+        let range = self.range()?;
+        Ok(&self.bytes[range])
     }
 }
 
@@ -144,7 +163,13 @@ mod tests {
     fn image() -> StartedImage {
         StartedImage {
             memory_pages: 700,
-            runs: vec![(65536, vec![7; 65536]), (40 << 20, vec![1, 2, 3])],
+            runs: {
+                let mut runs = Runs::default();
+                runs.push(65536, &[7; 65536]);
+                runs.push(2 * 65536, &[8; 65536]);
+                runs.push(40 << 20, &[1, 2, 3]);
+                runs
+            },
             files: vec![
                 (PathBuf::from("global"), None),
                 (PathBuf::from("global/pg_control"), Some(vec![9; 8192])),
@@ -160,7 +185,8 @@ mod tests {
         let back = load(&dir.path().join("a.image"), "key").unwrap().unwrap();
         let want = image();
         assert_eq!(back.memory_pages, want.memory_pages);
-        assert_eq!(back.runs, want.runs);
+        assert_eq!(back.runs.len(), 2, "adjacent runs are merged");
+        assert!(back.runs.iter().eq(want.runs.iter()));
         assert_eq!(back.files, want.files);
         assert_eq!(back.output, want.output);
         assert!(load(&dir.path().join("none.image"), "key")
