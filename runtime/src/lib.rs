@@ -12,8 +12,10 @@
 //! - [`BackendSession`]: one backend for one data directory; frontend
 //!   protocol bytes in, backend protocol bytes out.
 
+mod archive;
 mod artifacts;
 mod cancel;
+mod control;
 mod datadir_lock;
 #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
 mod embedded;
@@ -31,11 +33,13 @@ mod receipt;
 mod reproducible;
 mod roots;
 mod session;
+mod snapshot;
 
 #[cfg(feature = "stock-fs-bench")]
 #[doc(hidden)]
 pub mod bench;
 
+pub use archive::{pack_root, unpack_root};
 pub use artifacts::{Artifacts, ARTIFACTS_ENV};
 pub use cancel::CancelHandle;
 pub use datadir_lock::{DataDirLock, LOCK_FILE};
@@ -44,8 +48,11 @@ pub use error::Error;
 pub use fs::SyncCounts;
 pub use initdb::{initdb, InitOptions};
 pub use receipt::Verification;
-pub use roots::{create_data_dir_from_template, TemplateCache, TemporaryRoot, TEMPLATE_FILE};
+pub use roots::{
+    cache_dir, create_data_dir_from_template, TemplateCache, TemporaryRoot, TEMPLATE_FILE,
+};
 pub use session::{BackendSession, Peer, SessionOptions};
+pub use snapshot::{copy_root, freeze_root};
 
 /// Result of this crate's operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

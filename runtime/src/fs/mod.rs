@@ -29,6 +29,7 @@ mod paths;
 pub(crate) mod stock;
 mod sync;
 mod tree;
+pub(crate) mod view;
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
