@@ -49,7 +49,8 @@ pub use fs::SyncCounts;
 pub use initdb::{initdb, InitOptions};
 pub use receipt::Verification;
 pub use roots::{
-    cache_dir, create_data_dir_from_template, TemplateCache, TemporaryRoot, TEMPLATE_FILE,
+    cache_dir, create_data_dir_from_template, lower_layer, TemplateCache, TemporaryRoot,
+    TEMPLATE_FILE,
 };
 pub use session::{BackendSession, Peer, SessionOptions};
 pub use snapshot::{copy_root, freeze_root};

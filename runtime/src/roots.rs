@@ -157,8 +157,9 @@ pub fn create_data_dir_from_template(archive: &Path, dest: &Path) -> Result<()> 
     TemplateCache::open_archive(archive)?.create_data_dir(dest)
 }
 
-/// The lower layer a root was made over, if it is a copy-on-write root.
-pub(crate) fn lower_layer(root: &Path) -> Result<Option<PathBuf>> {
+/// The lower layer a root was made over, if it is a copy-on-write root;
+/// an error if that layer is gone.
+pub fn lower_layer(root: &Path) -> Result<Option<PathBuf>> {
     let marker = lower_marker(root);
     let bytes = match fs::read(&marker) {
         Ok(bytes) => bytes,

@@ -11,6 +11,7 @@ use std::io;
 use std::os::unix::fs::{symlink, DirBuilderExt, PermissionsExt};
 use std::path::Path;
 
+use crate::fs::sparse::{copy_keeping_holes, copy_punching_zeros};
 use crate::fs::view::{self, Kind, INSTANCE_FILES};
 use crate::fs::RESERVED_PREFIX;
 use crate::roots::{lower_layer, set_modes};
@@ -43,7 +44,7 @@ fn copy_upper(from: &Path, to: &Path, top: bool) -> io::Result<()> {
             fs::DirBuilder::new().mode(0o700).create(&target)?;
             copy_upper(&entry.path(), &target, false)?;
         } else if kind.is_file() {
-            fs::copy(entry.path(), &target)?;
+            copy_keeping_holes(&entry.path(), &target, 0o600)?;
         } else if kind.is_symlink() {
             symlink(fs::read_link(entry.path())?, &target)?;
         }
@@ -105,15 +106,12 @@ fn flatten(upper: &Path, lower: Option<&Path>, dest: &Path) -> io::Result<()> {
         let target = dest.join(entry.relative);
         match entry.kind {
             Kind::Dir => fs::DirBuilder::new().mode(0o700).create(&target),
-            Kind::File if entry.from_lower => {
-                fs::hard_link(&entry.host, &target).or_else(|_| copy_file(&entry.host, &target))
-            }
-            Kind::File => copy_file(&entry.host, &target),
+            Kind::File if entry.from_lower => fs::hard_link(&entry.host, &target)
+                .or_else(|_| copy_punching_zeros(&entry.host, &target, 0o600)),
+            // Zeros become holes: a WAL segment's unwritten tail then costs
+            // nothing to copy up into each fork.
+            Kind::File => copy_punching_zeros(&entry.host, &target, 0o600),
             Kind::Symlink(link) => symlink(link, &target),
         }
     })
-}
-
-fn copy_file(from: &Path, to: &Path) -> io::Result<()> {
-    fs::copy(from, to).map(drop)
 }

@@ -5,13 +5,16 @@
 use std::path::Path;
 
 use pglite_runtime::{
-    create_data_dir_from_template, initdb, unpack_root, Artifacts, InitOptions, TemplateCache,
+    create_data_dir_from_template, initdb, lower_layer, unpack_root, Artifacts, InitOptions,
+    TemplateCache,
 };
 
 use crate::error::{Error, Result};
 
 pub(crate) fn prepare(artifacts: &Artifacts, dir: &Path) -> Result<()> {
-    if dir.join("PG_VERSION").is_file() {
+    // A copy-on-write root (a fork's, a temporary database's) holds only
+    // what it changed, with its lower layer recorded.
+    if dir.join("PG_VERSION").is_file() || (dir.is_dir() && lower_layer(dir)?.is_some()) {
         return Ok(());
     }
     if dir.exists() {

@@ -32,7 +32,8 @@ const BOOTSTRAP_USER: &str = "postgres";
 /// [`Builder::busy_timeout`]).
 ///
 /// Dropping it shuts the backend down cleanly (a checkpoint, as a server's
-/// shutdown does), as [`close`](Self::close) does.
+/// shutdown does), as [`close`](Self::close) does; a temporary database's
+/// backend is just stopped, since its files are deleted.
 pub struct Pglite {
     session: Session,
     backend: Arc<Backend>,
@@ -124,7 +125,15 @@ impl Pglite {
     pub fn try_clone(&self) -> Result<Pglite> {
         let root = TemporaryRoot::empty()?;
         self.held_still(|| pglite_runtime::copy_root(&self.data_dir, root.path()))?;
-        self.options.clone().start_in(self.artifacts.clone(), root)
+        let mut options = self.options.clone();
+        // Recovery starts by syncing every file of the data directory
+        // unless fsync is off (hundreds of milliseconds through the
+        // layer); with relaxed durability syncs do nothing anyway.
+        let relaxed = options.relaxed_durability.unwrap_or(true);
+        if relaxed && !options.settings.iter().any(|(name, _)| name == "fsync") {
+            options.settings.push(("fsync".into(), "off".into()));
+        }
+        options.start_in(self.artifacts.clone(), root)
     }
 
     /// Writes the data directory to `archive`, a `.tar.zst` file (replaced
@@ -188,7 +197,14 @@ impl DerefMut for Pglite {
 
 impl Drop for Pglite {
     fn drop(&mut self) {
-        if let Err(err) = self.shutdown() {
+        // A temporary database's files are deleted next: a shutdown
+        // checkpoint would write them for nobody.
+        let ended = if self._temporary.is_some() {
+            self.backend.discard()
+        } else {
+            self.shutdown()
+        };
+        if let Err(err) = ended {
             tracing::warn!(%err, "the database did not shut down cleanly");
         }
     }

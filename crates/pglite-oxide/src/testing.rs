@@ -110,6 +110,9 @@ impl Template {
         }
         let base = TemplateCache::open(&artifacts)?;
         let mut digest = Sha256::new();
+        // How this version freezes templates.
+        digest.update(env!("CARGO_PKG_VERSION").as_bytes());
+        digest.update([0]);
         // The build: its template's cache directory is named by its hash.
         digest.update(base.dir().as_os_str().as_encoded_bytes());
         digest.update([0]);
@@ -188,6 +191,10 @@ fn frozen(
         .artifacts(artifacts.clone())
         .open()?;
     setup(&mut db)?;
+    // The shutdown checkpoint then starts a new WAL segment: the one each
+    // fork writes to holds that record and zeros, which freezing turns
+    // into holes, so a fork's first write copies kilobytes, not 16 MB.
+    db.batch_execute("SELECT pg_switch_wal()")?;
     // A clean shutdown: forks start without recovery.
     db.shutdown()?;
     pglite_runtime::freeze_root(db.data_dir(), &dir)?;

@@ -25,6 +25,7 @@ mod file;
 mod imports;
 mod layers;
 mod paths;
+pub(crate) mod sparse;
 #[cfg(feature = "stock-fs-bench")]
 pub(crate) mod stock;
 mod sync;
