@@ -77,12 +77,31 @@ fn suite(threads: usize, test: impl Fn(usize) + Sync) -> Duration {
     started.elapsed()
 }
 
+/// Bytes the files under `dir` take on disk (holes excluded).
+fn tree_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let meta = e.metadata().unwrap();
+            if meta.is_dir() {
+                tree_size(&e.path())
+            } else {
+                std::os::unix::fs::MetadataExt::blocks(&meta) * 512
+            }
+        })
+        .sum()
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--no-suites`: forks and the fixture's overhead only.
+    let suites = !args.iter().any(|a| a == "--no-suites");
+    args.retain(|a| a != "--no-suites");
     let native = match args.as_slice() {
         [flag, dir, port] if flag == "--native" => Some((dir.clone(), port.parse::<u16>()?)),
         [] => None,
-        _ => return Err("usage: fork_bench [--native <socket dir> <port>]".into()),
+        _ => return Err("usage: fork_bench [--no-suites] [--native <socket dir> <port>]".into()),
     };
     // The default test runner's number of threads.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -93,7 +112,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(Pglite::temporary()?);
 
     // 1. The suite with the fixture; the first test builds the template.
-    let fixture = suite(threads, |_| {
+    let fixture = suite(if suites { threads } else { 0 }, |_| {
         let template = Template::migrated(migrations_dir()).unwrap();
         let mut db = template.database().unwrap();
         body(&mut db).unwrap();
@@ -101,7 +120,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 2. A new temporary database a test, migrated by the test.
     let migrations = migrations();
-    let fresh = suite(threads, |_| {
+    let fresh = suite(if suites { threads } else { 0 }, |_| {
         let mut db = Pglite::temporary().unwrap();
         for sql in &migrations {
             db.batch_execute(sql).unwrap();
@@ -111,8 +130,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 3. Native PostgreSQL.
     let native_wall = match &native {
-        Some((dir, port)) => Some(native_suite(dir, *port, threads, &migrations)?),
-        None => None,
+        Some((dir, port)) if suites => Some(native_suite(dir, *port, threads, &migrations)?),
+        _ => None,
     };
 
     // Per-test fixture overhead: a fork of the template, and dropping it.
@@ -142,6 +161,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         forks.push(started.elapsed());
         drop(fork);
     }
+    // Its parts: the checkpoint, the copy, a backend started on the copy
+    // (recovering from the checkpoint), and dropping the fork.
+    let (mut checkpoints, mut copies, mut starts, mut fork_drops) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut copied = 0;
+    for _ in 0..SAMPLES {
+        let started = Instant::now();
+        source.batch_execute("CHECKPOINT")?;
+        checkpoints.push(started.elapsed());
+        let copy = tempfile::tempdir()?;
+        let root = copy.path().join("root");
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&root)?;
+        let started = Instant::now();
+        pglite_runtime::copy_root(source.data_dir(), &root)?;
+        copies.push(started.elapsed());
+        copied = tree_size(&root);
+        let started = Instant::now();
+        let fork = Pglite::builder()
+            .path(&root)
+            .relaxed_durability(true)
+            // As try_clone starts a fork with relaxed durability.
+            .postgres_config("fsync", "off")
+            .open()?;
+        starts.push(started.elapsed());
+        let started = Instant::now();
+        drop(fork);
+        fork_drops.push(started.elapsed());
+    }
+    drop(source);
+
     let scratch = tempfile::tempdir()?;
     let mut on_disk = Pglite::open(scratch.path().join("db"))?;
     on_disk.batch_execute(&migrations.join(";\n"))?;
@@ -158,6 +208,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         median(forks)
     );
     println!(
+        "  parts: CHECKPOINT {:.1} ms, copy {:.1} ms ({:.1} MB on disk), backend start with recovery {:.1} ms; \
+         dropping a fork {:.1} ms",
+        median(checkpoints),
+        median(copies),
+        copied as f64 / 1e6,
+        median(starts),
+        median(fork_drops)
+    );
+    println!(
         "fork (try_clone, database in a directory, full copy): {:.1} ms",
         median(full)
     );
@@ -166,6 +225,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "per-test fixture overhead: {:.1} ms (Template::database {open:.1} ms + drop {close:.1} ms)",
         open + close
     );
+    if !suites {
+        return Ok(());
+    }
     println!(
         "suite of {TESTS} tests, wall: fixture {:.2} s, fresh temporary database {:.2} s{}",
         fixture.as_secs_f64(),
@@ -209,8 +271,9 @@ fn native_suite(
         let started = Instant::now();
         let admin = connect("postgres".into()).await?;
         admin
-            .batch_execute("DROP DATABASE IF EXISTS migrated; CREATE DATABASE migrated")
+            .batch_execute("DROP DATABASE IF EXISTS migrated")
             .await?;
+        admin.batch_execute("CREATE DATABASE migrated").await?;
         let template = connect("migrated".into()).await?;
         for sql in migrations {
             template.batch_execute(sql).await?;
