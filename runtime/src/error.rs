@@ -50,6 +50,10 @@ pub enum Error {
     /// The template archive is unreadable or not a data directory.
     #[error("template {}: {problem}", archive.display())]
     Template { archive: PathBuf, problem: String },
+    /// A data directory archive was refused: damaged, or not a data
+    /// directory this build can run.
+    #[error("archive {}: {problem}", archive.display())]
+    Archive { archive: PathBuf, problem: String },
     /// Another process (or another session of this one) has the data
     /// directory open.
     #[error("data directory {} is in use by another process or session", dir.display())]

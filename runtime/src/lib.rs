@@ -12,8 +12,10 @@
 //! - [`BackendSession`]: one backend for one data directory; frontend
 //!   protocol bytes in, backend protocol bytes out.
 
+mod archive;
 mod artifacts;
 mod cancel;
+mod control;
 mod datadir_lock;
 #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
 mod embedded;
@@ -31,12 +33,14 @@ mod receipt;
 mod reproducible;
 mod roots;
 mod session;
+mod snapshot;
 mod started_image;
 
 #[cfg(feature = "stock-fs-bench")]
 #[doc(hidden)]
 pub mod bench;
 
+pub use archive::{pack_root, unpack_root};
 pub use artifacts::{Artifacts, ARTIFACTS_ENV};
 pub use cancel::CancelHandle;
 pub use datadir_lock::{DataDirLock, LOCK_FILE};
@@ -45,8 +49,12 @@ pub use error::Error;
 pub use fs::SyncCounts;
 pub use initdb::{initdb, InitOptions};
 pub use receipt::Verification;
-pub use roots::{create_data_dir_from_template, TemplateCache, TemporaryRoot, TEMPLATE_FILE};
+pub use roots::{
+    cache_dir, create_data_dir_from_template, lower_layer, TemplateCache, TemporaryRoot,
+    TEMPLATE_FILE,
+};
 pub use session::{BackendSession, Peer, SessionOptions};
+pub use snapshot::{copy_root, freeze_root};
 pub use started_image::IMAGES_ENV;
 
 /// Result of this crate's operations.

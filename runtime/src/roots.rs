@@ -79,7 +79,7 @@ impl TemplateCache {
     fn unpack_archive(archive: &Path) -> Result<Self> {
         let bytes = fs::read(archive).map_err(|e| Error::io("reading", archive, e))?;
         let digest = hex::encode(Sha256::digest(&bytes));
-        let base = cache_base().join("templates");
+        let base = cache_dir().join("templates");
         let dir = base.join(&digest);
         if dir.join("PG_VERSION").is_file() {
             return Ok(Self { dir });
@@ -111,21 +111,7 @@ impl TemplateCache {
     /// A new temporary database over the template (copy-on-write), removed
     /// when the returned value is dropped.
     pub fn temporary_root(&self) -> Result<TemporaryRoot> {
-        let temp = tempfile::Builder::new()
-            .prefix("pglite-")
-            .tempdir()
-            .map_err(|e| Error::io("creating a directory in", std::env::temp_dir(), e))?;
-        fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::io("setting permissions of", temp.path(), e))?;
-        let marker = lower_marker(temp.path());
-        fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&marker)
-            .and_then(|mut f| f.write_all(self.dir.as_os_str().as_encoded_bytes()))
-            .map_err(|e| Error::io("writing", &marker, e))?;
-        Ok(TemporaryRoot { dir: temp })
+        TemporaryRoot::over(&self.dir)
     }
 
     /// A new persistent data directory at `dest` (which must not exist): a
@@ -156,6 +142,33 @@ pub struct TemporaryRoot {
 }
 
 impl TemporaryRoot {
+    /// A new, empty temporary directory (0700), to fill with a data
+    /// directory (a copy, an archive's contents).
+    pub fn empty() -> Result<Self> {
+        let temp = tempfile::Builder::new()
+            .prefix("pglite-")
+            .tempdir()
+            .map_err(|e| Error::io("creating a directory in", std::env::temp_dir(), e))?;
+        fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io("setting permissions of", temp.path(), e))?;
+        Ok(Self { dir: temp })
+    }
+
+    /// A new temporary database, copy-on-write over the read-only data
+    /// directory `lower` (the template, or a frozen snapshot).
+    pub fn over(lower: &Path) -> Result<Self> {
+        let root = Self::empty()?;
+        let marker = lower_marker(root.path());
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&marker)
+            .and_then(|mut f| f.write_all(lower.as_os_str().as_encoded_bytes()))
+            .map_err(|e| Error::io("writing", &marker, e))?;
+        Ok(root)
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -167,8 +180,9 @@ pub fn create_data_dir_from_template(archive: &Path, dest: &Path) -> Result<()> 
     TemplateCache::open_archive(archive)?.create_data_dir(dest)
 }
 
-/// The lower layer a root was made over, if it is a copy-on-write root.
-pub(crate) fn lower_layer(root: &Path) -> Result<Option<PathBuf>> {
+/// The lower layer a root was made over, if it is a copy-on-write root;
+/// an error if that layer is gone.
+pub fn lower_layer(root: &Path) -> Result<Option<PathBuf>> {
     let marker = lower_marker(root);
     let bytes = match fs::read(&marker) {
         Ok(bytes) => bytes,
@@ -189,7 +203,10 @@ pub(crate) fn lower_layer(root: &Path) -> Result<Option<PathBuf>> {
     Ok(Some(lower))
 }
 
-pub(crate) fn cache_base() -> PathBuf {
+/// The root of what pglite-oxide caches: `$PGLITE_OXIDE_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/pglite-oxide`, else `~/.cache/pglite-oxide`, else a
+/// directory under the system's temporary directory.
+pub fn cache_dir() -> PathBuf {
     crate::embedded::cache_root().unwrap_or_else(|| std::env::temp_dir().join("pglite-oxide"))
 }
 
@@ -214,7 +231,7 @@ fn unpack(archive: &Path, bytes: &[u8], dest: &Path) -> Result<()> {
 /// Sets every directory under `dir` (and `dir`) to `dir_mode`, every file
 /// to `file_mode`; directories last, so a read-only mode does not lock the
 /// walk out.
-fn set_modes(dir: &Path, dir_mode: u32, file_mode: u32) -> Result<()> {
+pub(crate) fn set_modes(dir: &Path, dir_mode: u32, file_mode: u32) -> Result<()> {
     let set = |path: &Path, mode: u32| {
         fs::set_permissions(path, fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io("setting permissions of", path, e))

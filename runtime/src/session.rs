@@ -242,6 +242,15 @@ impl BackendSession {
         self.from_image
     }
 
+    /// Ends the backend without letting it finish, as if its process had
+    /// died: no shutdown checkpoint. For a database about to be deleted,
+    /// whose files nobody will read again.
+    pub fn discard(mut self) {
+        if let Some(backend) = self.take_backend() {
+            backend.close();
+        }
+    }
+
     /// A handle that cancels the statement this session runs, from any
     /// thread (as a CancelRequest does for a server's backend).
     pub fn cancel_handle(&self) -> CancelHandle {

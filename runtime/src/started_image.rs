@@ -139,7 +139,7 @@ fn keep(key: ImageKey, image: Arc<StartedImage>) {
 }
 
 fn store_dir() -> PathBuf {
-    crate::roots::cache_base().join("images")
+    crate::roots::cache_dir().join("images")
 }
 
 /// Whether another image would be kept.

@@ -36,6 +36,7 @@ commands:
                                a warm second one, native PostgreSQL beside
   bench api                    query round trip: direct API, in-process client, native PG
   bench fs                     wasmer-wasix's stock filesystem against ours
+  bench fork                   forks, per-test fixture, 200 tests: fixture/fresh/native
   bench engines|sizes          Cranelift and LLVM AOT code compared; sizes only
   test [ARGS...]               toolchain (if missing), fetch, build, aot,
                                template, then `cargo test --workspace ARGS...`

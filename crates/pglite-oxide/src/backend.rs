@@ -380,6 +380,16 @@ impl Backend {
     /// then shuts the session down. Later calls fail with
     /// [`Error::Closed`].
     pub fn close(&self) -> Result<()> {
+        self.end(false)
+    }
+
+    /// Ends the backend as [`close`](Self::close) does, but without a
+    /// shutdown checkpoint (a temporary database's, about to be deleted).
+    pub fn discard(&self) -> Result<()> {
+        self.end(true)
+    }
+
+    fn end(&self, discard: bool) -> Result<()> {
         let start = Instant::now();
         let mut state = self.lock();
         loop {
@@ -390,7 +400,11 @@ impl Backend {
                 state.closed = Some("it was closed".into());
                 drop(state);
                 self.turn.notify_all();
-                session.shutdown()?;
+                if discard {
+                    session.discard();
+                } else {
+                    session.shutdown()?;
+                }
                 return Ok(());
             }
             if start.elapsed() > self.wait_limit {

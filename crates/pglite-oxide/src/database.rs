@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use pglite_runtime::{Artifacts, BackendSession, SessionOptions, TemplateCache, TemporaryRoot};
+use postgres_protocol::message::frontend;
 
 use crate::backend::Backend;
 use crate::error::{DbError, Error, Result};
@@ -30,12 +32,16 @@ const BOOTSTRAP_USER: &str = "postgres";
 /// [`Builder::busy_timeout`]).
 ///
 /// Dropping it shuts the backend down cleanly (a checkpoint, as a server's
-/// shutdown does), as [`close`](Self::close) does.
+/// shutdown does), as [`close`](Self::close) does; a temporary database's
+/// backend is just stopped, since its files are deleted.
 pub struct Pglite {
     session: Session,
     backend: Arc<Backend>,
     data_dir: PathBuf,
     user: String,
+    /// What it was opened with: a fork starts its own backend the same way.
+    options: Builder,
+    artifacts: Artifacts,
     /// The data directory of a temporary database: removed last, after the
     /// backend has shut down.
     _temporary: Option<Temporary>,
@@ -99,8 +105,76 @@ impl Pglite {
         self.shutdown()
     }
 
-    fn shutdown(&mut self) -> Result<()> {
+    pub(crate) fn shutdown(&mut self) -> Result<()> {
         self.backend.close()
+    }
+
+    /// A new, independent temporary database with the same contents (a
+    /// fork), removed when dropped. It has its own backend, started with
+    /// this database's options; the two share nothing afterwards.
+    ///
+    /// The fork is what the database holds between two transactions: this
+    /// waits for other clients' open transactions to end (up to
+    /// [`Builder::busy_timeout`]) and fails at once if this client is
+    /// inside one. The backend writes a checkpoint, and while it is held
+    /// still the files are copied; the fork then starts as after a crash at
+    /// that instant (recovery replays only the checkpoint), so unlogged
+    /// tables come back empty. A temporary database is copy-on-write over
+    /// the template: only the files it changed are copied (a reflink where
+    /// the filesystem can). A database in a directory is copied whole.
+    pub fn try_clone(&self) -> Result<Pglite> {
+        let root = TemporaryRoot::empty()?;
+        self.held_still(|| pglite_runtime::copy_root(&self.data_dir, root.path()))?;
+        let mut options = self.options.clone();
+        // Recovery starts by syncing every file of the data directory
+        // unless fsync is off (hundreds of milliseconds through the
+        // layer); with relaxed durability syncs do nothing anyway.
+        let relaxed = options.relaxed_durability.unwrap_or(true);
+        if relaxed && !options.settings.iter().any(|(name, _)| name == "fsync") {
+            options.settings.push(("fsync".into(), "off".into()));
+        }
+        options.start_in(self.artifacts.clone(), root)
+    }
+
+    /// Writes the data directory to `archive`, a `.tar.zst` file (replaced
+    /// once complete), after a checkpoint and with the backend held still,
+    /// as [`try_clone`](Self::try_clone) does; the same files give the same
+    /// bytes. [`Builder::load_data_dir`] opens it again, here or elsewhere.
+    pub fn dump_data_dir(&self, archive: impl AsRef<Path>) -> Result<()> {
+        let archive = archive.as_ref();
+        self.held_still(|| pglite_runtime::pack_root(&self.data_dir, archive))
+    }
+
+    /// Runs `work` on the data directory's files while they are
+    /// consistent: after a CHECKPOINT, holding the backend so that nothing
+    /// runs until `work` returns.
+    fn held_still<R>(&self, work: impl FnOnce() -> pglite_runtime::Result<R>) -> Result<R> {
+        if self.backend.holder() == Some(self.session.id) {
+            return Err(Error::Config(
+                "this client is inside a transaction: commit or roll back before copying \
+                 the database"
+                    .into(),
+            ));
+        }
+        let mut client = self.session();
+        let id = client.id;
+        let mut query = BytesMut::new();
+        frontend::query("CHECKPOINT", &mut query).map_err(crate::session::protocol)?;
+        let mut done = None;
+        self.backend.exchange(id, &query, |session| {
+            let reply = session.send(&query)?;
+            let reply = client.parse_reply(reply, None)?.into_result()?;
+            // Not returned through the exchange: a failed copy is no
+            // failure of the backend.
+            done = Some(work());
+            Ok(((), reply.status))
+        })?;
+        match done {
+            Some(result) => Ok(result?),
+            None => Err(Error::Protocol(
+                "the checkpoint ended without an answer".into(),
+            )),
+        }
     }
 
     pub(crate) fn backend(&self) -> &Arc<Backend> {
@@ -123,7 +197,14 @@ impl DerefMut for Pglite {
 
 impl Drop for Pglite {
     fn drop(&mut self) {
-        if let Err(err) = self.shutdown() {
+        // A temporary database's files are deleted next: a shutdown
+        // checkpoint would write them for nobody.
+        let ended = if self._temporary.is_some() {
+            self.backend.discard()
+        } else {
+            self.shutdown()
+        };
+        if let Err(err) = ended {
             tracing::warn!(%err, "the database did not shut down cleanly");
         }
     }
@@ -152,6 +233,8 @@ pub struct Builder {
     busy_timeout: Duration,
     notice_handler: Option<NoticeHandler>,
     artifacts: Option<Artifacts>,
+    /// A data directory archive to create the database from.
+    load: Option<PathBuf>,
 }
 
 impl Default for Builder {
@@ -165,6 +248,7 @@ impl Default for Builder {
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             notice_handler: None,
             artifacts: None,
+            load: None,
         }
     }
 }
@@ -247,6 +331,41 @@ impl Builder {
         self
     }
 
+    /// Creates the database from `archive`, a data directory written by
+    /// [`Pglite::dump_data_dir`]: in a temporary directory, or at the
+    /// [`path`](Self::path), which must then be absent or empty. An archive
+    /// that is damaged, is not a data directory, or was made by another
+    /// PostgreSQL version or for another architecture (as its control file
+    /// says) is refused, and nothing is left behind.
+    pub fn load_data_dir(mut self, archive: impl Into<PathBuf>) -> Self {
+        self.load = Some(archive.into());
+        self
+    }
+
+    pub(crate) fn artifacts_ref(&self) -> Option<&Artifacts> {
+        self.artifacts.as_ref()
+    }
+
+    /// What of these options shapes the database's files (a test
+    /// template's cache key).
+    pub(crate) fn identity(&self) -> String {
+        format!("{}\0{}\0{:?}", self.user, self.database, self.settings)
+    }
+
+    /// These options for a fork: the data directory is made for it.
+    pub(crate) fn for_fork(mut self) -> Self {
+        self.location = Location::Temporary;
+        self.load = None;
+        self
+    }
+
+    /// Opens the temporary database `root` (which holds one).
+    pub(crate) fn start_in(self, artifacts: Artifacts, root: TemporaryRoot) -> Result<Pglite> {
+        let data_dir = root.path().to_path_buf();
+        self.for_fork()
+            .start(artifacts, data_dir, Some(Temporary::Root(root)))
+    }
+
     /// Opens the database, creating it when needed.
     pub fn open(self) -> Result<Pglite> {
         let artifacts = match &self.artifacts {
@@ -254,6 +373,11 @@ impl Builder {
             None => Artifacts::new()?,
         };
         let (data_dir, temporary) = match &self.location {
+            Location::Temporary if self.load.is_some() => {
+                let root = TemporaryRoot::empty()?;
+                let data_dir = root.path().to_path_buf();
+                (data_dir, Some(Temporary::Root(root)))
+            }
             Location::Temporary => {
                 let temporary = if artifacts.template().is_some() {
                     Temporary::Root(TemplateCache::open(&artifacts)?.temporary_root()?)
@@ -280,10 +404,23 @@ impl Builder {
                 (dirs.data_dir().join("pgdata"), None)
             }
         };
-        // A copy-on-write root is a database already.
-        if !matches!(temporary, Some(Temporary::Root(_))) {
+        if let Some(archive) = &self.load {
+            crate::data_dir::load(&artifacts, archive, &data_dir)?;
+        } else if !matches!(temporary, Some(Temporary::Root(_))) {
+            // A copy-on-write root is a database already.
             crate::data_dir::prepare(&artifacts, &data_dir)?;
         }
+        self.start(artifacts, data_dir, temporary)
+    }
+
+    /// Starts a backend on the data directory `data_dir`, which holds a
+    /// database.
+    fn start(
+        self,
+        artifacts: Artifacts,
+        data_dir: PathBuf,
+        temporary: Option<Temporary>,
+    ) -> Result<Pglite> {
         let relaxed = self.relaxed_durability.unwrap_or(temporary.is_some());
         let options = SessionOptions {
             database: self.database.clone(),
@@ -308,7 +445,9 @@ impl Builder {
             session,
             backend,
             data_dir,
-            user: self.user,
+            user: self.user.clone(),
+            options: self,
+            artifacts,
             _temporary: temporary,
         })
     }

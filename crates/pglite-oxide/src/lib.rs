@@ -40,6 +40,7 @@ mod server;
 mod session;
 mod settings;
 mod statement;
+pub mod testing;
 mod transaction;
 mod types;
 

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::{self, Metadata};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -259,10 +259,10 @@ impl Layers {
             std::os::unix::fs::symlink(fs::read_link(&lower)?, &temp)?;
         } else if meta.is_file() {
             // copy_file_range: in the kernel, and a reflink where the
-            // filesystem can.
-            fs::copy(&lower, &temp)?;
+            // filesystem can; holes stay holes (a frozen snapshot's WAL).
+            remove_if_present(&temp)?;
+            super::sparse::copy_keeping_holes(&lower, &temp, FILE_MODE)?;
             let file = fs::File::open(&temp)?;
-            file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
             // The guest will sync its writes, never this copy's entry.
             syncs.sync_file(&file, SyncKind::All)?;
         } else {

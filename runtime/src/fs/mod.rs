@@ -25,10 +25,12 @@ mod file;
 mod imports;
 mod layers;
 mod paths;
+pub(crate) mod sparse;
 #[cfg(feature = "stock-fs-bench")]
 pub(crate) mod stock;
 mod sync;
 mod tree;
+pub(crate) mod view;
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

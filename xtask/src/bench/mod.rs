@@ -6,6 +6,8 @@
 //! - `api`: query round trips through the direct API, an in-process client
 //!   and native PostgreSQL ([`api`]).
 //! - `fs`: wasmer-wasix's stock host filesystem against ours ([`fs`]).
+//! - `fork`: forks, the per-test fixture and a 200-test suite three ways
+//!   ([`fork`]).
 //! - `engines`: the AOT code of Cranelift and LLVM side by side
 //!   ([`engines`]); `sizes`: only what the artifacts are made of.
 
@@ -20,6 +22,7 @@ mod anatomy;
 mod api;
 mod cold;
 mod engines;
+mod fork;
 mod fs;
 
 pub fn run(layout: &Layout, suite: &str) -> Result<()> {
@@ -28,10 +31,11 @@ pub fn run(layout: &Layout, suite: &str) -> Result<()> {
         "cold-release" => cold::run(layout, true),
         "api" => api::run(layout),
         "fs" => fs::run(layout),
+        "fork" => fork::run(layout),
         "engines" => engines::run(layout),
         "sizes" => engines::sizes(layout),
         other => bail!(
-            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, engines, sizes)"
+            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, fork, engines, sizes)"
         ),
     }
 }
