@@ -58,7 +58,15 @@ pub enum Error {
     /// directory open.
     #[error("data directory {} is in use by another process or session", dir.display())]
     Locked { dir: PathBuf },
+    /// The directory is not a data directory this backend can open: no
+    /// `PG_VERSION`, or one of another PostgreSQL major version.
+    #[error("{} is not a PostgreSQL {PG_MAJOR} data directory: {problem}", dir.display())]
+    NotADataDir { dir: PathBuf, problem: String },
 }
+
+/// The PostgreSQL major version of the backend, as `PG_VERSION` files
+/// record it (initdb writes the same).
+pub const PG_MAJOR: &str = "15";
 
 fn stderr_suffix(stderr: &str) -> String {
     let tail: Vec<&str> = stderr.lines().rev().take(5).collect();

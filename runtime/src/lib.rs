@@ -45,7 +45,7 @@ pub use artifacts::{Artifacts, ARTIFACTS_ENV};
 pub use cancel::CancelHandle;
 pub use datadir_lock::{DataDirLock, LOCK_FILE};
 pub use embedded::CACHE_DIR_ENV;
-pub use error::Error;
+pub use error::{Error, PG_MAJOR};
 pub use fs::SyncCounts;
 pub use initdb::{initdb, InitOptions};
 pub use receipt::Verification;

@@ -10,7 +10,7 @@ use crate::fs::{Durability, SyncCounts};
 use crate::host_io::PeerSlot;
 use crate::instance::{BackendInstance, CallOutcome, GUEST_DATA};
 use crate::started_image::{self, FreshMemory, ImageKey};
-use crate::{engine, roots, Error, Result};
+use crate::{engine, roots, Error, Result, PG_MAJOR};
 
 /// How to start a session.
 #[derive(Debug, Clone)]
@@ -91,6 +91,7 @@ impl BackendSession {
         options: &SessionOptions,
     ) -> Result<(Self, Vec<u8>)> {
         let lock = DataDirLock::acquire(data_dir)?;
+        check_version(data_dir)?;
         // Shared memory from System V segments, which the port layer takes
         // from fresh zero pages (assets/port/sysv_ipc.c), rather than from
         // wasi-libc's anonymous mmap(), which writes zeros over all of
@@ -302,6 +303,37 @@ fn run_startup(mut backend: BackendInstance) -> Result<BackendInstance> {
             backend.close();
             Err(Error::Exited { code, stderr })
         }
+    }
+}
+
+/// Refuses a directory that is not a data directory of this PostgreSQL
+/// major version before a backend starts on it (the backend would exit
+/// with a FATAL error in its log).
+fn check_version(data_dir: &Path) -> Result<()> {
+    let refuse = |problem: String| Error::NotADataDir {
+        dir: data_dir.to_path_buf(),
+        problem,
+    };
+    // A copy-on-write root finds it in its template layer.
+    let own = data_dir.join("PG_VERSION");
+    let file = match crate::roots::lower_layer(data_dir)? {
+        Some(lower) if !own.exists() => lower.join("PG_VERSION"),
+        _ => own,
+    };
+    let version = match std::fs::read(&file) {
+        Ok(version) => version,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(refuse("it has no PG_VERSION file".into()))
+        }
+        Err(e) => return Err(Error::io("reading", &file, e)),
+    };
+    let version = String::from_utf8_lossy(&version);
+    match version.trim() {
+        PG_MAJOR => Ok(()),
+        other if other.len() <= 16 && other.bytes().all(|b| b.is_ascii_graphic()) => {
+            Err(refuse(format!("it was made by PostgreSQL {other}")))
+        }
+        _ => Err(refuse("its PG_VERSION file is damaged".into())),
     }
 }
 

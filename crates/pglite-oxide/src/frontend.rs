@@ -8,7 +8,7 @@
 //! away, what it left behind (an open transaction, prepared statements) is
 //! cleaned up so that the next client finds the backend as new.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
@@ -25,9 +25,13 @@ const SSL_REQUEST: i32 = 80877103;
 const GSSENC_REQUEST: i32 = 80877104;
 const CANCEL_REQUEST: i32 = 80877102;
 const PROTOCOL_3: i32 = 196608;
-/// The largest message a client may send (PostgreSQL's own limit for most
-/// messages is 1 GB; COPY data comes in smaller pieces).
-const MAX_MESSAGE: usize = 1 << 30;
+/// The longest messages PostgreSQL reads (`PQ_LARGE_MESSAGE_LIMIT` and
+/// `PQ_SMALL_MESSAGE_LIMIT`, length word included): see [`max_length`].
+const LARGE_MESSAGE: usize = 0x3fff_fffe;
+const SMALL_MESSAGE: usize = 10_000;
+/// The messages PostgreSQL reads during COPY FROM STDIN (CopyData, CopyDone,
+/// CopyFail; Flush and Sync are ignored there).
+const COPY_MESSAGES: [u8; 5] = [b'd', b'c', b'f', b'H', b'S'];
 /// The longest a SASL message from a client may be (PostgreSQL's
 /// `PG_MAX_AUTH_TOKEN_LENGTH`).
 const MAX_AUTH_MESSAGE: usize = 65535;
@@ -45,6 +49,14 @@ const OUTPUT_QUEUE: usize = 64;
 
 /// One frontend message: type byte, length, body.
 type Frame = Vec<u8>;
+
+/// What the socket reader passes on, in the order the client sent it.
+enum Incoming {
+    Message(Frame),
+    /// The client broke the protocol here (the message of the FATAL error
+    /// that ends its connection); the reader stopped.
+    Violation(String),
+}
 
 /// Serves `stream` until the client terminates or disconnects.
 pub(crate) async fn serve<S>(backend: Arc<Backend>, stream: S) -> Result<()>
@@ -121,16 +133,20 @@ where
         .map_err(io)?;
     writer.flush().await.map_err(io)?;
 
-    let (frames_tx, frames) = mpsc::channel::<Frame>(FRAME_QUEUE);
+    let (frames_tx, frames) = mpsc::channel::<Incoming>(FRAME_QUEUE);
     let (output, output_rx) = mpsc::channel::<Vec<u8>>(OUTPUT_QUEUE);
     let read_task = tokio::spawn(read_frames(reader, frames_tx, client));
     let write_task = tokio::spawn(write_output(writer, output_rx));
     let mut connection = Connection {
         backend,
         client,
-        frames: Some(frames),
+        inbox: Some(Inbox {
+            held: VecDeque::new(),
+            reader: frames,
+        }),
         output,
         statements: HashSet::new(),
+        copy_prepared: false,
         shutdown,
     };
     let result = connection.run().await;
@@ -147,10 +163,13 @@ struct Connection {
     client: ClientId,
     /// The client's messages; lent to the backend's thread during an
     /// exchange.
-    frames: Option<mpsc::Receiver<Frame>>,
+    inbox: Option<Inbox>,
     output: mpsc::Sender<Vec<u8>>,
     /// Prepared statements the client made (backend names).
     statements: HashSet<Vec<u8>>,
+    /// Whether the client ever prepared SQL that mentions COPY: its
+    /// Execute messages may then start a COPY FROM STDIN.
+    copy_prepared: bool,
     /// Turns true when the server shuts down.
     shutdown: Option<watch::Receiver<bool>>,
 }
@@ -158,83 +177,88 @@ struct Connection {
 impl Connection {
     async fn run(&mut self) -> Result<()> {
         loop {
-            let frames = self.frames.as_mut().ok_or(Error::Closed { reason: None })?;
+            let inbox = self.inbox.as_mut().ok_or(Error::Closed { reason: None })?;
             // Shutdown is only noticed between exchanges: a running one
             // finishes first.
             let next = tokio::select! {
                 biased;
                 () = stopped(&mut self.shutdown) => None,
-                frame = frames.recv() => Some(frame),
+                incoming = inbox.next() => Some(incoming),
             };
             let Some(next) = next else {
-                let mut reply = BytesMut::new();
-                error_response(
-                    &mut reply,
-                    "FATAL",
-                    "57P01",
-                    "terminating connection: the server is shutting down",
-                );
-                let _ = self.output.send(reply.to_vec()).await;
-                return Ok(());
+                let message = "terminating connection: the server is shutting down";
+                return self.end("57P01", message).await;
             };
-            let Some(first) = next else {
+            let Some(mut incoming) = next else {
                 return Ok(()); // disconnected
             };
-            let mut received = vec![first];
-            while let Ok(frame) = frames.try_recv() {
-                received.push(frame);
-            }
+            // Whatever else the client sent goes to the backend in the same
+            // exchange, except messages the backend would read as part of a
+            // COPY FROM STDIN that a message before them may start: those
+            // wait for the next exchange, where only a COPY that did start
+            // reads them (see ConnectionPeer::read_more).
             let mut batch = Vec::new();
-            let mut terminate = false;
-            for frame in received {
-                if frame[0] == b'X' {
-                    terminate = true;
+            let mut copy_may_start = false;
+            let mut end = None;
+            loop {
+                let frame = match incoming {
+                    Incoming::Violation(message) => {
+                        end = Some(End::Violation(message));
+                        break;
+                    }
+                    Incoming::Message(frame) if frame[0] == b'X' => {
+                        end = Some(End::Terminate);
+                        break;
+                    }
+                    Incoming::Message(frame) => frame,
+                };
+                if copy_may_start && !COPY_MESSAGES.contains(&frame[0]) {
+                    inbox.held.push_front(Incoming::Message(frame));
                     break;
                 }
-                self.track(&frame);
+                track(&mut self.statements, &frame);
+                copy_may_start |= may_start_copy(&frame, &mut self.copy_prepared);
                 batch.extend_from_slice(&frame);
+                match inbox.try_next() {
+                    Some(next) => incoming = next,
+                    None => break,
+                }
             }
             if !batch.is_empty() {
                 self.exchange(batch).await?;
             }
-            if terminate {
-                return Ok(());
+            match end {
+                None => {}
+                Some(End::Terminate) => return Ok(()),
+                Some(End::Violation(message)) => return self.end("08P01", &message).await,
             }
         }
     }
 
-    /// Keeps the set of the client's prepared statements current.
-    fn track(&mut self, frame: &[u8]) {
-        match frame[0] {
-            b'P' => {
-                let name = cstr(&frame[5..]);
-                if !name.is_empty() {
-                    self.statements.insert(name.to_vec());
-                }
-            }
-            b'C' if frame.get(5) == Some(&b'S') => {
-                self.statements.remove(cstr(&frame[6..]));
-            }
-            _ => {}
-        }
+    /// Ends the connection with a FATAL error.
+    async fn end(&self, code: &str, message: &str) -> Result<()> {
+        let mut reply = BytesMut::new();
+        error_response(&mut reply, "FATAL", code, message);
+        let _ = self.output.send(reply.to_vec()).await;
+        Ok(())
     }
 
     /// Runs one batch in the backend on a blocking thread, streaming the
     /// output to the client.
     async fn exchange(&mut self, batch: Vec<u8>) -> Result<()> {
-        let frames = self.frames.take().ok_or(Error::Closed { reason: None })?;
+        let inbox = self.inbox.take().ok_or(Error::Closed { reason: None })?;
         let backend = self.backend.clone();
         let client = self.client;
         let output = self.output.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let mut peer = ConnectionPeer { frames, output };
+            let mut peer = ConnectionPeer { inbox, output };
             let result = backend.send_with(client, &batch, &mut peer);
-            (result, peer.frames, batch)
+            (result, peer.inbox, batch)
         })
         .await;
-        let (result, frames, batch) =
+        let (result, inbox, batch) =
             joined.map_err(|e| Error::Protocol(format!("backend task: {e}")))?;
-        self.frames = Some(frames);
+        self.inbox = Some(inbox);
         match result {
             Ok(_) => Ok(()),
             Err(err @ Error::Busy { .. }) => {
@@ -300,24 +324,83 @@ async fn stopped(shutdown: &mut Option<watch::Receiver<bool>>) {
     std::future::pending::<()>().await
 }
 
+/// How a connection ends after the messages before this point.
+enum End {
+    Terminate,
+    Violation(String),
+}
+
+/// The client's messages not yet sent to the backend: those held back
+/// for a later exchange, then those still with the reader.
+struct Inbox {
+    held: VecDeque<Incoming>,
+    reader: mpsc::Receiver<Incoming>,
+}
+
+impl Inbox {
+    async fn next(&mut self) -> Option<Incoming> {
+        match self.held.pop_front() {
+            Some(incoming) => Some(incoming),
+            None => self.reader.recv().await,
+        }
+    }
+
+    fn try_next(&mut self) -> Option<Incoming> {
+        self.held
+            .pop_front()
+            .or_else(|| self.reader.try_recv().ok())
+    }
+
+    fn blocking_next(&mut self) -> Option<Incoming> {
+        self.held
+            .pop_front()
+            .or_else(|| self.reader.blocking_recv())
+    }
+}
+
 /// The backend's view of the client during an exchange.
 struct ConnectionPeer {
-    frames: mpsc::Receiver<Frame>,
+    inbox: Inbox,
     output: mpsc::Sender<Vec<u8>>,
 }
 
 impl Peer for ConnectionPeer {
     fn read_more(&mut self, buf: &mut Vec<u8>) -> std::io::Result<()> {
         // Only COPY FROM STDIN reads past a batch: wait for the client's
-        // next message. A vanished client fails the COPY, not the backend.
-        match self.frames.blocking_recv() {
-            Some(frame) if frame[0] != b'X' => buf.extend_from_slice(&frame),
-            _ => {
-                let mut fail = BytesMut::new();
-                put_message(&mut fail, b'f', b"the client disconnected during COPY\0");
-                buf.extend_from_slice(&fail);
+        // next message. Anything but COPY's own messages fails the COPY,
+        // not the backend (PostgreSQL would lose track of the message
+        // boundaries and end the session, every client's here); it is
+        // dealt with once the COPY is over.
+        let why = match self.inbox.blocking_next() {
+            Some(Incoming::Message(frame)) if COPY_MESSAGES.contains(&frame[0]) => {
+                buf.extend_from_slice(&frame);
+                return Ok(());
             }
-        }
+            Some(Incoming::Message(frame)) if frame[0] == b'X' => {
+                self.inbox.held.push_front(Incoming::Message(frame));
+                "the client ended the connection during COPY".to_owned()
+            }
+            Some(Incoming::Message(frame)) => {
+                let message = format!(
+                    "unexpected message type 0x{:02X} during COPY from stdin",
+                    frame[0]
+                );
+                self.inbox
+                    .held
+                    .push_front(Incoming::Violation(message.clone()));
+                message
+            }
+            Some(violation @ Incoming::Violation(_)) => {
+                self.inbox.held.push_front(violation);
+                "the client broke the protocol during COPY".to_owned()
+            }
+            None => "the client disconnected during COPY".to_owned(),
+        };
+        let mut body = why.into_bytes();
+        body.push(0);
+        let mut fail = BytesMut::new();
+        put_message(&mut fail, b'f', &body);
+        buf.extend_from_slice(&fail);
         Ok(())
     }
 
@@ -325,6 +408,39 @@ impl Peer for ConnectionPeer {
         // A client that is gone gets nothing; the backend goes on.
         let _ = self.output.blocking_send(bytes.to_vec());
         Ok(())
+    }
+}
+
+/// Keeps the set of the client's prepared statements current.
+fn track(statements: &mut HashSet<Vec<u8>>, frame: &[u8]) {
+    match frame[0] {
+        b'P' => {
+            let name = cstr(&frame[5..]);
+            if !name.is_empty() {
+                statements.insert(name.to_vec());
+            }
+        }
+        b'C' if frame.get(5) == Some(&b'S') => {
+            statements.remove(cstr(&frame[6..]));
+        }
+        _ => {}
+    }
+}
+
+/// Whether the backend may go into COPY FROM STDIN on this message: a
+/// Query whose SQL mentions COPY, or an Execute once the client prepared
+/// SQL that does (noted in `copy_prepared`). COPY is a statement of its
+/// own, never run from inside another, so its SQL always says COPY.
+fn may_start_copy(frame: &[u8], copy_prepared: &mut bool) -> bool {
+    let mentions_copy = || settings::contains_ignore_case(&frame[5..], b"copy");
+    match frame[0] {
+        b'Q' => mentions_copy(),
+        b'P' => {
+            *copy_prepared |= mentions_copy();
+            false
+        }
+        b'E' => *copy_prepared,
+        _ => false,
     }
 }
 
@@ -618,7 +734,7 @@ fn greeting(backend: &Backend, client: ClientId, parameters: Vec<(String, String
 /// statements and portals into the client's namespace.
 async fn read_frames<R: AsyncRead + Unpin>(
     mut reader: R,
-    frames: mpsc::Sender<Frame>,
+    frames: mpsc::Sender<Incoming>,
     client: ClientId,
 ) {
     let prefix = format!("pgl{client}_").into_bytes();
@@ -628,12 +744,19 @@ async fn read_frames<R: AsyncRead + Unpin>(
             return;
         }
         let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
-        if !(4..=MAX_MESSAGE).contains(&len) {
-            tracing::debug!(
-                client,
-                len,
-                "invalid message length; closing the connection"
-            );
+        // Checked here, not left to the backend: PostgreSQL ends its
+        // session on either, and the backend is every client's.
+        let violation = match max_length(header[0]) {
+            None => Some(format!("invalid frontend message type {}", header[0])),
+            Some(max) if !(4..=max).contains(&len) => Some(format!(
+                "invalid message length {len} for message type {}",
+                header[0].escape_ascii()
+            )),
+            Some(_) => None,
+        };
+        if let Some(message) = violation {
+            tracing::debug!(client, message, "closing the connection");
+            let _ = frames.send(Incoming::Violation(message)).await;
             return;
         }
         let mut body = vec![0; len - 4];
@@ -641,9 +764,19 @@ async fn read_frames<R: AsyncRead + Unpin>(
             return;
         }
         let frame = rename(header[0], &body, &prefix);
-        if frames.send(frame).await.is_err() {
+        if frames.send(Incoming::Message(frame)).await.is_err() {
             return;
         }
+    }
+}
+
+/// The longest message of this type PostgreSQL reads (its length word
+/// included), or `None` for a type a client may not send after startup.
+fn max_length(kind: u8) -> Option<usize> {
+    match kind {
+        b'Q' | b'F' | b'B' | b'P' | b'd' => Some(LARGE_MESSAGE),
+        b'C' | b'D' | b'E' | b'H' | b'S' | b'c' | b'f' | b'X' => Some(SMALL_MESSAGE),
+        _ => None,
     }
 }
 

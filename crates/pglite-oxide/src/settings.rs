@@ -120,7 +120,7 @@ pub(crate) fn may_change(mut frontend: &[u8]) -> bool {
     false
 }
 
-fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
     haystack
         .windows(needle.len())
         .any(|window| window.eq_ignore_ascii_case(needle))

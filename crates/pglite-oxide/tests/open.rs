@@ -100,6 +100,35 @@ fn unusable_locations_are_refused_clearly() {
 }
 
 #[test]
+fn data_directories_of_another_version_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    Pglite::open(&path).unwrap().close().unwrap();
+    let version = path.join("PG_VERSION");
+    for (written, expected) in [
+        ("14\n", "made by PostgreSQL 14"),
+        (
+            "\u{0}\u{1}garbage that is long",
+            "PG_VERSION file is damaged",
+        ),
+    ] {
+        std::fs::write(&version, written).unwrap();
+        let err = Pglite::open(&path).map(drop).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Runtime(pglite_runtime::Error::NotADataDir { .. })
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    // Refused, not damaged: with its version back it opens.
+    std::fs::write(&version, "15\n").unwrap();
+    Pglite::open(&path).unwrap().close().unwrap();
+}
+
+#[test]
 fn pglite_is_send_and_serves_other_threads() {
     fn assert_send<T: Send>() {}
     assert_send::<Pglite>();

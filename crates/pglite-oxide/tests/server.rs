@@ -502,6 +502,77 @@ async fn bad_startup_and_wrong_database_get_errors_not_hangs() {
     client.batch_execute("SELECT 1").await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_violations_end_the_connection_not_the_backend() {
+    use support::raw;
+    use tokio::io::AsyncWriteExt;
+    let server = PgliteServer::temporary_tcp().unwrap();
+    let addr = server.local_addr().unwrap();
+    let client = connect(server.database_url()).await;
+    client
+        .batch_execute("CREATE TABLE t (v text)")
+        .await
+        .unwrap();
+
+    // What each client sends after its startup, and the error it gets.
+    // (Only the header of a message refused for its header: bytes the
+    // server never reads would turn its close into a reset that can
+    // swallow the error.)
+    let mut query_in_copy = Vec::new();
+    raw::query(&mut query_in_copy, "COPY t FROM STDIN");
+    raw::message(&mut query_in_copy, b'd', b"not kept\n");
+    raw::query(&mut query_in_copy, "SELECT 1");
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "a password message after startup",
+            vec![b'p', 0, 0, 0, 13],
+            "invalid frontend message type 112",
+        ),
+        (
+            "a second startup packet",
+            raw::startup(&[("user", "postgres")])[..5].to_vec(),
+            "invalid frontend message type 0",
+        ),
+        (
+            "a Sync longer than PostgreSQL reads",
+            vec![b'S', 0, 0, 0x4e, 0x24],
+            "invalid message length 20004",
+        ),
+        (
+            "a Query in the middle of COPY FROM STDIN",
+            query_in_copy,
+            "unexpected message type 0x51 during COPY from stdin",
+        ),
+    ];
+    for (case, sent, expected) in cases {
+        let mut stream = raw::connect(addr).await;
+        stream.write_all(&sent).await.unwrap();
+        let replies = raw::read_until(&mut stream, |_| false).await;
+        let fatal = replies
+            .iter()
+            .find(|r| r.kind == b'E' && r.field(b'S').as_deref() == Some("FATAL"))
+            .unwrap_or_else(|| panic!("{case}: no FATAL error in {replies:?}"));
+        assert_eq!(fatal.field(b'C').as_deref(), Some("08P01"), "{case}");
+        let message = fatal.field(b'M').unwrap();
+        assert!(message.contains(expected), "{case}: {message}");
+        // The backend goes on for everyone else.
+        let row = client.query_one("SELECT count(*) FROM t", &[]).await;
+        assert_eq!(row.unwrap().get::<_, i64>(0), 0, "{case}");
+    }
+
+    // COPY data sent with the COPY and a query after it, all at once.
+    let mut pipelined = Vec::new();
+    raw::query(&mut pipelined, "COPY t FROM STDIN");
+    raw::message(&mut pipelined, b'd', b"a\nb\n");
+    raw::message(&mut pipelined, b'c', b"");
+    raw::query(&mut pipelined, "SELECT count(*) FROM t");
+    let mut stream = raw::connect(addr).await;
+    stream.write_all(&pipelined).await.unwrap();
+    let replies = raw::read_until(&mut stream, |r| r.kind == b'D').await;
+    let row = replies.iter().find(|r| r.kind == b'D').unwrap();
+    assert_eq!(row.body, b"\0\x01\0\0\0\x012");
+}
+
 /// A password with characters a URL must escape.
 const PASSWORD: &str = "s3cret p@ss:wörd/%";
 

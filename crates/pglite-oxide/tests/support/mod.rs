@@ -1,5 +1,7 @@
 //! What the async-client tests share.
 
+pub mod raw;
+
 /// Exercises one tokio-postgres client: a table, a prepared insert run 20
 /// times, 20 queries in flight at once on the connection, and an error
 /// with its SQLSTATE. Leaves table `items` with ids 0..20.
