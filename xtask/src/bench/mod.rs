@@ -8,6 +8,9 @@
 //! - `fs`: wasmer-wasix's stock host filesystem against ours ([`fs`]).
 //! - `engines`: the AOT code of Cranelift and LLVM side by side
 //!   ([`engines`]); `sizes`: only what the artifacts are made of.
+//! - `speed`: the SQLite-derived speed suite through SQLx against our
+//!   server, through our direct API and against native PostgreSQL
+//!   ([`speed`]).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -21,8 +24,16 @@ mod api;
 mod cold;
 mod engines;
 mod fs;
+mod speed;
+mod speed_sql;
 
-pub fn run(layout: &Layout, suite: &str) -> Result<()> {
+pub fn run(layout: &Layout, suite: &str, flags: &[&str]) -> Result<()> {
+    if suite == "speed" {
+        return speed::run(layout, flags);
+    }
+    if let Some(flag) = flags.first() {
+        bail!("bench {suite} takes no flags (got `{flag}`)");
+    }
     match suite {
         "cold" => cold::run(layout, false),
         "cold-release" => cold::run(layout, true),
@@ -31,7 +42,7 @@ pub fn run(layout: &Layout, suite: &str) -> Result<()> {
         "engines" => engines::run(layout),
         "sizes" => engines::sizes(layout),
         other => bail!(
-            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, engines, sizes)"
+            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, engines, sizes, speed)"
         ),
     }
 }
