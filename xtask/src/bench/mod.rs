@@ -65,6 +65,30 @@ fn build_example_with(
     features: &[&str],
     release: bool,
 ) -> Result<PathBuf> {
+    build_example_configured(layout, name, features, release, &[])
+}
+
+/// Our crates compiled as optimized as the dev profile compiles every
+/// dependency (opt-level 2), for benches whose figures include host code
+/// of ours (the filesystem layer, the wire front end): users run it
+/// optimized. Only the workspace's crates are rebuilt for it.
+const OPTIMIZED_WORKSPACE: [&str; 2] = [
+    "profile.dev.package.pglite-runtime.opt-level=2",
+    "profile.dev.package.pglite-oxide.opt-level=2",
+];
+
+/// [`build_example`] with our own crates optimized ([`OPTIMIZED_WORKSPACE`]).
+fn build_example_optimized(layout: &Layout, name: &str) -> Result<PathBuf> {
+    build_example_configured(layout, name, &[], false, &OPTIMIZED_WORKSPACE)
+}
+
+fn build_example_configured(
+    layout: &Layout,
+    name: &str,
+    features: &[&str],
+    release: bool,
+    configs: &[&str],
+) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let profile = if release { "release" } else { "dev" };
     let mut command = Command::new(&cargo);
@@ -75,6 +99,9 @@ fn build_example_with(
         // builds it: building one package alone would unify other features
         // and rebuild the Wasmer stack (minutes on two cores).
         .args(["--workspace", "--example", name]);
+    for config in configs {
+        command.args(["--config", config]);
+    }
     if !features.is_empty() {
         command.args(["--features", &features.join(",")]);
     }

@@ -6,6 +6,11 @@
 //! the whole suite's ratio and the geometric mean of the per-test ratios,
 //! and peak resident memory; saves it all as JSON under `target/bench/`.
 //!
+//! The example is built with our crates optimized as the dev profile
+//! optimizes every dependency: the figures include our host code (the
+//! filesystem layer, the bridge, the wire front end), which users run
+//! optimized.
+//!
 //! Client and servers are pinned to one CPU: a round trip between two
 //! processes costs several times more across two vCPUs of these VMs than
 //! on one, which would swamp the per-statement cost.
@@ -104,7 +109,7 @@ pub fn run(layout: &Layout, flags: &[&str]) -> Result<()> {
         }
     };
 
-    let exe = super::build_example(layout, "speed_suite", &[])?;
+    let exe = super::build_example_optimized(layout, "speed_suite")?;
     if !NativePostgres::available() {
         bail!("bench speed compares against native PostgreSQL 15: apt-get install postgresql-15");
     }
