@@ -27,7 +27,31 @@ pub const WASMER_VERSION: &str = "7.4.2";
 /// headless (it can only load native code made ahead of time).
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(Engine::default)
+    ENGINE.get_or_init(new_engine)
+}
+
+/// Set (to anything) to have the engine write `/tmp/perf-<pid>.map`, which
+/// names the backend's functions in `perf report` (cranelift feature only).
+pub const PERFMAP_ENV: &str = "PGLITE_OXIDE_PERFMAP";
+
+#[cfg(feature = "cranelift")]
+fn new_engine() -> Engine {
+    use wasmer::sys::CompilerConfig;
+    if std::env::var_os(PERFMAP_ENV).is_none() {
+        return Engine::default();
+    }
+    // The same compiler and settings as the default engine, so that AOT
+    // code still loads; only the perf map is added.
+    let mut compiler = wasmer::sys::Cranelift::default();
+    compiler.enable_perfmap();
+    let mut engine = wasmer::sys::EngineBuilder::new(compiler).engine();
+    engine.set_tunables(wasmer::sys::BaseTunables::new());
+    Engine::from(engine)
+}
+
+#[cfg(not(feature = "cranelift"))]
+fn new_engine() -> Engine {
+    Engine::default()
 }
 
 /// Whether this build can compile wasm (the `cranelift` feature).

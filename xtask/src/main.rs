@@ -38,6 +38,9 @@ commands:
   bench fs                     wasmer-wasix's stock filesystem against ours
   bench fork                   forks, per-test fixture, 200 tests: fixture/fresh/native
   bench engines|sizes          Cranelift and LLVM AOT code compared; sizes only
+  bench speed [--quick] [--reps N] [--peer-sql DIR]
+                               the speed suite (SQLite speedtest family) through
+                               SQLx: our server, direct API, native PG; ratios
   test [ARGS...]               toolchain (if missing), fetch, build, aot,
                                template, then `cargo test --workspace ARGS...`
                                on the build output
@@ -68,11 +71,11 @@ fn run(args: &[String]) -> Result<()> {
         ["package", "--verify"] => xtask::package::run(&layout, true),
         ["assets", "build"] => xtask::assets::build(&layout),
         ["check"] => xtask::check::check(&layout),
-        ["bench", suite] => xtask::bench::run(&layout, suite),
         // Hidden: one engine's measurements, in a process of its own.
         ["bench", "engine-worker", _engine, path] => {
             xtask::bench::engine_worker(&layout, std::path::Path::new(path))
         }
+        ["bench", suite, flags @ ..] => xtask::bench::run(&layout, suite, flags),
         ["test", rest @ ..] => xtask::test::run(
             &layout,
             &rest.iter().map(|s| s.to_string()).collect::<Vec<_>>(),

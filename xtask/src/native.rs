@@ -140,6 +140,17 @@ impl NativePostgres {
         Ok(())
     }
 
+    /// The postmaster's process id (the first line of postmaster.pid).
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.dir.path().join("data/postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// The directory holding the server's Unix socket.
     pub fn socket_dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()

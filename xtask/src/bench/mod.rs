@@ -10,6 +10,9 @@
 //!   ([`fork`]).
 //! - `engines`: the AOT code of Cranelift and LLVM side by side
 //!   ([`engines`]); `sizes`: only what the artifacts are made of.
+//! - `speed`: the SQLite-derived speed suite through SQLx against our
+//!   server, through our direct API and against native PostgreSQL
+//!   ([`speed`]).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,8 +27,16 @@ mod cold;
 mod engines;
 mod fork;
 mod fs;
+mod speed;
+mod speed_sql;
 
-pub fn run(layout: &Layout, suite: &str) -> Result<()> {
+pub fn run(layout: &Layout, suite: &str, flags: &[&str]) -> Result<()> {
+    if suite == "speed" {
+        return speed::run(layout, flags);
+    }
+    if let Some(flag) = flags.first() {
+        bail!("bench {suite} takes no flags (got `{flag}`)");
+    }
     match suite {
         "cold" => cold::run(layout, false),
         "cold-release" => cold::run(layout, true),
@@ -35,7 +46,7 @@ pub fn run(layout: &Layout, suite: &str) -> Result<()> {
         "engines" => engines::run(layout),
         "sizes" => engines::sizes(layout),
         other => bail!(
-            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, fork, engines, sizes)"
+            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, fork, engines, sizes, speed)"
         ),
     }
 }
@@ -58,6 +69,30 @@ fn build_example_with(
     features: &[&str],
     release: bool,
 ) -> Result<PathBuf> {
+    build_example_configured(layout, name, features, release, &[])
+}
+
+/// Our crates compiled as optimized as the dev profile compiles every
+/// dependency (opt-level 2), for benches whose figures include host code
+/// of ours (the filesystem layer, the wire front end): users run it
+/// optimized. Only the workspace's crates are rebuilt for it.
+const OPTIMIZED_WORKSPACE: [&str; 2] = [
+    "profile.dev.package.pglite-runtime.opt-level=2",
+    "profile.dev.package.pglite-oxide.opt-level=2",
+];
+
+/// [`build_example`] with our own crates optimized ([`OPTIMIZED_WORKSPACE`]).
+fn build_example_optimized(layout: &Layout, name: &str) -> Result<PathBuf> {
+    build_example_configured(layout, name, &[], false, &OPTIMIZED_WORKSPACE)
+}
+
+fn build_example_configured(
+    layout: &Layout,
+    name: &str,
+    features: &[&str],
+    release: bool,
+    configs: &[&str],
+) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let profile = if release { "release" } else { "dev" };
     let mut command = Command::new(&cargo);
@@ -68,6 +103,9 @@ fn build_example_with(
         // builds it: building one package alone would unify other features
         // and rebuild the Wasmer stack (minutes on two cores).
         .args(["--workspace", "--example", name]);
+    for config in configs {
+        command.args(["--config", config]);
+    }
     if !features.is_empty() {
         command.args(["--features", &features.join(",")]);
     }
