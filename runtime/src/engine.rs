@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use wasmer::{Engine, Module};
 
@@ -59,20 +59,55 @@ pub const fn can_compile() -> bool {
     cfg!(feature = "cranelift")
 }
 
-/// The backend module of `artifacts`, loaded once per process.
+/// The backend module of `artifacts`, loaded once per process (waiting for
+/// a [`preload`] under way).
 pub fn module(artifacts: &Artifacts) -> Result<Module> {
-    static MODULES: OnceLock<Mutex<HashMap<PathBuf, Module>>> = OnceLock::new();
-    let modules = MODULES.get_or_init(Default::default);
-    let key = module_key(artifacts);
-    if let Some(module) = modules.lock().expect("module cache poisoned").get(&key) {
+    if let Some(module) = slot(artifacts).get_or_init(|| load(artifacts).ok()) {
         return Ok(module.clone());
     }
-    let module = load(artifacts)?;
-    modules
-        .lock()
-        .expect("module cache poisoned")
-        .insert(key, module.clone());
-    Ok(module)
+    // It failed: forget it, and load again here to report why.
+    if let Ok(mut slots) = slots().lock() {
+        slots.remove(&module_key(artifacts));
+    }
+    load(artifacts)
+}
+
+/// Starts loading the module of `artifacts` on another thread, once per
+/// process: deserializing the native code (~20 ms) then overlaps what the
+/// caller does before it instantiates (checking the artifacts, making the
+/// data directory, reading a started-backend image); [`module`] waits for
+/// it.
+pub fn preload(artifacts: &Artifacts) {
+    let slot = slot(artifacts);
+    if slot.get().is_some() {
+        return;
+    }
+    let artifacts = artifacts.clone();
+    let spawned = std::thread::Builder::new()
+        .name("pglite-module".into())
+        .spawn(move || {
+            slot.get_or_init(|| load(&artifacts).ok());
+        });
+    if let Err(err) = spawned {
+        tracing::debug!(%err, "no thread to preload the module: it loads when needed");
+    }
+}
+
+/// A module being loaded or loaded (`None`: loading failed).
+type Slot = Arc<OnceLock<Option<Module>>>;
+
+fn slots() -> &'static Mutex<HashMap<PathBuf, Slot>> {
+    static SLOTS: OnceLock<Mutex<HashMap<PathBuf, Slot>>> = OnceLock::new();
+    SLOTS.get_or_init(Default::default)
+}
+
+fn slot(artifacts: &Artifacts) -> Slot {
+    let key = module_key(artifacts);
+    match slots().lock() {
+        Ok(mut slots) => slots.entry(key).or_default().clone(),
+        // Poisoned (a panic while inserting): a slot of its own still works.
+        Err(_) => Slot::default(),
+    }
 }
 
 /// What identifies the backend module of `artifacts` in this process.

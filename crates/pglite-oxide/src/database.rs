@@ -372,6 +372,9 @@ impl Builder {
             Some(artifacts) => artifacts.clone(),
             None => Artifacts::new()?,
         };
+        // The module loads on another thread while the data directory is
+        // made (the first time in a process: ~20 ms of native code).
+        pglite_runtime::engine::preload(&artifacts);
         let (data_dir, temporary) = match &self.location {
             Location::Temporary if self.load.is_some() => {
                 let root = TemporaryRoot::empty()?;

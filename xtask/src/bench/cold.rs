@@ -71,7 +71,7 @@ pub fn run(layout: &Layout, release: bool) -> Result<()> {
             take(&mut samples, &format!("{p}spawn_to_result_ms"))
         );
         println!(
-            "      in main: artifacts {:.2}, module {:.2}, data dir {:.2}, backend start {:.2}, query {:.2}",
+            "      in main: artifacts {:.2}, module (loads beside the next two) {:.2}, data dir {:.2}, backend start {:.2}, query {:.2}",
             take(&mut samples, &format!("{p}db1_artifacts_ms")),
             take(&mut samples, &format!("{p}db1_module_ms")),
             take(&mut samples, &format!("{p}db1_root_ms")),
