@@ -91,7 +91,8 @@ impl BackendSession {
         options: &SessionOptions,
     ) -> Result<(Self, Vec<u8>)> {
         let lock = DataDirLock::acquire(data_dir)?;
-        check_version(data_dir)?;
+        let lower = roots::lower_layer(data_dir)?;
+        check_version(data_dir, lower.as_deref())?;
         // Shared memory from System V segments, which the port layer takes
         // from fresh zero pages (assets/port/sysv_ipc.c), rather than from
         // wasi-libc's anonymous mmap(), which writes zeros over all of
@@ -111,42 +112,31 @@ impl BackendSession {
         } else {
             Durability::Full
         };
-        let mut from_image = false;
-        let backend = match ImageKey::for_fresh_root(
+        // A fresh copy-on-write root starts from the image of an earlier
+        // start when there is one (started_image.rs), and leaves one if not.
+        let key = ImageKey::for_fresh_root(
             &engine::module_key(artifacts),
             data_dir,
-            roots::lower_layer(data_dir)?.as_deref(),
+            lower.as_deref(),
             &args,
-        )? {
-            Some(key) => match started_image::lookup(&key) {
-                Some(image) => {
-                    image.place_files(data_dir, durability)?;
-                    let mut backend =
-                        BackendInstance::new(artifacts, data_dir, durability, &args, Vec::new())?;
-                    image.restore(&mut backend)?;
-                    from_image = true;
-                    backend
+        )?;
+        let image = key.as_ref().and_then(started_image::lookup);
+        if let Some(image) = &image {
+            image.place_files(data_dir, durability)?;
+        }
+        let mut backend = BackendInstance::new(artifacts, data_dir, durability, &args, Vec::new())?;
+        let from_image = image.is_some();
+        match (image, key) {
+            (Some(image), _) => image.restore(&mut backend)?,
+            (None, Some(key)) => {
+                let fresh = started_image::room_for_more().then(|| FreshMemory::read(&backend));
+                backend = run_startup(backend)?;
+                if let Some(fresh) = fresh {
+                    fresh.record(key, &mut backend, data_dir);
                 }
-                None => {
-                    let backend =
-                        BackendInstance::new(artifacts, data_dir, durability, &args, Vec::new())?;
-                    let fresh = started_image::room_for_more().then(|| FreshMemory::read(&backend));
-                    let mut backend = run_startup(backend)?;
-                    if let Some(fresh) = fresh {
-                        fresh.record(key, &mut backend, data_dir);
-                    }
-                    backend
-                }
-            },
-            None => run_startup(BackendInstance::new(
-                artifacts,
-                data_dir,
-                durability,
-                &args,
-                Vec::new(),
-            )?)?,
-        };
-        let mut backend = backend;
+            }
+            (None, None) => backend = run_startup(backend)?,
+        }
         let process = backend.export("pgl_process")?;
         let cancel = CancelHandle::locate(&mut backend)?;
         let mut session = Self {
@@ -309,14 +299,14 @@ fn run_startup(mut backend: BackendInstance) -> Result<BackendInstance> {
 /// Refuses a directory that is not a data directory of this PostgreSQL
 /// major version before a backend starts on it (the backend would exit
 /// with a FATAL error in its log).
-fn check_version(data_dir: &Path) -> Result<()> {
+fn check_version(data_dir: &Path, lower: Option<&Path>) -> Result<()> {
     let refuse = |problem: String| Error::NotADataDir {
         dir: data_dir.to_path_buf(),
         problem,
     };
     // A copy-on-write root finds it in its template layer.
     let own = data_dir.join("PG_VERSION");
-    let file = match crate::roots::lower_layer(data_dir)? {
+    let file = match lower {
         Some(lower) if !own.exists() => lower.join("PG_VERSION"),
         _ => own,
     };
