@@ -125,8 +125,11 @@ impl TemplateCache {
                 io::ErrorKind::AlreadyExists.into(),
             ));
         }
-        let result = copy_tree(&self.dir, dest)
-            .map_err(|e| Error::io("copying the template to", dest, e))
+        let result = fs::DirBuilder::new()
+            .mode(0o700)
+            .create(dest)
+            .map_err(|e| Error::io("creating", dest, e))
+            .and_then(|()| crate::snapshot::copy_root(&self.dir, dest))
             .and_then(|()| crate::initdb::sync_tree(dest));
         if result.is_err() {
             let _ = fs::remove_dir_all(dest);
@@ -248,22 +251,4 @@ pub(crate) fn set_modes(dir: &Path, dir_mode: u32, file_mode: u32) -> Result<()>
         }
     }
     set(dir, dir_mode)
-}
-
-/// Copies the tree `from` to the new directory `to` with PostgreSQL's
-/// modes (0700 directories, 0600 files).
-fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
-    fs::DirBuilder::new().mode(0o700).create(to)?;
-    for entry in fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            copy_tree(&entry.path(), &target)?;
-        } else if kind.is_file() {
-            fs::copy(entry.path(), &target)?;
-            fs::set_permissions(&target, fs::Permissions::from_mode(0o600))?;
-        }
-    }
-    Ok(())
 }
