@@ -27,10 +27,7 @@ use std::path::Path;
 use crate::artifacts::Artifacts;
 use crate::fs::Durability;
 use crate::instance::{BackendInstance, CallOutcome, GUEST_DATA};
-use crate::{Error, Result};
-
-/// The PostgreSQL major version the artifacts must belong to.
-const PG_MAJOR: &str = "15";
+use crate::{Error, Result, PG_MAJOR};
 
 /// WAL segment size in bytes (PostgreSQL's default, 16 MB).
 const WAL_SEGMENT_BYTES: u32 = 16 * 1024 * 1024;
