@@ -71,12 +71,12 @@ pub fn run(layout: &Layout, release: bool) -> Result<()> {
             take(&mut samples, &format!("{p}spawn_to_result_ms"))
         );
         println!(
-            "      in main: artifacts {:.2}, module (loads beside the next two) {:.2}, data dir {:.2}, backend start {:.2}, query {:.2}",
-            take(&mut samples, &format!("{p}db1_artifacts_ms")),
-            take(&mut samples, &format!("{p}db1_module_ms")),
-            take(&mut samples, &format!("{p}db1_root_ms")),
-            take(&mut samples, &format!("{p}db1_start_ms")),
-            take(&mut samples, &format!("{p}db1_query_ms"))
+            "      in main: {}",
+            stages(
+                &mut samples,
+                &format!("{p}db1"),
+                "module (loads beside the next two)"
+            )
         );
         println!(
             "      before main (exec, loading the binary)       {:>8.2}",
@@ -87,12 +87,8 @@ pub fn run(layout: &Layout, release: bool) -> Result<()> {
             take(&mut samples, &format!("{p}db2_total_ms"))
         );
         println!(
-            "      artifacts {:.2}, module {:.2}, data dir {:.2}, backend start {:.2}, query {:.2}",
-            take(&mut samples, &format!("{p}db2_artifacts_ms")),
-            take(&mut samples, &format!("{p}db2_module_ms")),
-            take(&mut samples, &format!("{p}db2_root_ms")),
-            take(&mut samples, &format!("{p}db2_start_ms")),
-            take(&mut samples, &format!("{p}db2_query_ms"))
+            "      {}",
+            stages(&mut samples, &format!("{p}db2"), "module")
         );
         println!(
             "    backends made from the image: first {:.0}/{RUNS}, second {:.0}/{RUNS}",
@@ -187,6 +183,19 @@ impl Images {
 
 fn take(samples: &mut BTreeMap<String, Vec<f64>>, name: &str) -> f64 {
     median(samples.get_mut(name).map_or(&mut [][..], |v| &mut v[..]))
+}
+
+/// One database's stages: `{db}_artifacts_ms` and so on, as medians.
+fn stages(samples: &mut BTreeMap<String, Vec<f64>>, db: &str, module: &str) -> String {
+    let mut stage = |name: &str| take(samples, &format!("{db}_{name}_ms"));
+    format!(
+        "artifacts {:.2}, {module} {:.2}, data dir {:.2}, backend start {:.2}, query {:.2}",
+        stage("artifacts"),
+        stage("module"),
+        stage("root"),
+        stage("start"),
+        stage("query")
+    )
 }
 
 fn samples_sum(samples: &BTreeMap<String, Vec<f64>>, name: &str) -> f64 {
