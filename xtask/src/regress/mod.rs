@@ -41,7 +41,7 @@ pub fn run(layout: &Layout, args: &[&str]) -> Result<()> {
     let expected_path = layout.workspace.join("regress/expected-failures.toml");
     let expected = schedule::expected_failures(&expected_path)?;
     for name in expected.keys() {
-        if !schedule.contains(name) {
+        if !schedule.tests.contains(name) {
             bail!(
                 "{}: {name} is not in parallel_schedule",
                 expected_path.display()
@@ -49,10 +49,10 @@ pub fn run(layout: &Layout, args: &[&str]) -> Result<()> {
         }
     }
     let tests: Vec<String> = if args.is_empty() {
-        schedule.clone()
+        schedule.tests.clone()
     } else {
         for name in args {
-            if !schedule.iter().any(|t| t == name) {
+            if !schedule.tests.iter().any(|t| t == name) {
                 bail!("{name} is not a test of parallel_schedule\n{USAGE}");
             }
         }
@@ -97,7 +97,12 @@ pub fn run(layout: &Layout, args: &[&str]) -> Result<()> {
             }
             (Outcome::Failed(diff), reason) => {
                 writeln!(diffs, "=== {test} ===\n{diff}")?;
+                let ignored = schedule.ignored.contains(test);
                 match reason {
+                    None if ignored => {
+                        report.ignored.push(test.clone());
+                        format!("failed (ignored)      {test} ({ms} ms): the schedule ignores it")
+                    }
                     Some(reason) => {
                         report
                             .expected_failures
@@ -129,6 +134,8 @@ pub fn run(layout: &Layout, args: &[&str]) -> Result<()> {
 struct Report {
     passed: usize,
     expected_failures: Vec<(String, String)>,
+    /// Failed, but the schedule says to ignore it (as pg_regress does).
+    ignored: Vec<String>,
     unexpected_failures: Vec<String>,
     unexpected_passes: Vec<String>,
 }
@@ -137,9 +144,11 @@ impl Report {
     fn summary(&self, total: usize, seconds: f64) -> String {
         let mut text = format!(
             "\nregress: {} passed / {total} total in {seconds:.0} s; {} failed as expected, \
-             {} failed unexpectedly, {} passed but are listed to fail\n",
+             {} ignored by the schedule, {} failed unexpectedly, {} passed but are listed \
+             to fail\n",
             self.passed,
             self.expected_failures.len(),
+            self.ignored.len(),
             self.unexpected_failures.len(),
             self.unexpected_passes.len()
         );

@@ -36,6 +36,24 @@ pub struct Runner {
 /// (`make check`) that change what tests print.
 const SERVER_SETTINGS: [(&str, &str); 1] = [("max_prepared_transactions", "2")];
 
+/// What pg_regress sets on the database it creates, and the three it
+/// gives every psql through the environment (PGDATESTYLE, PGTZ, and
+/// PGOPTIONS's intervalstyle). Those three are database settings here: a
+/// client's startup settings are session settings on the shared backend
+/// (docs/decisions/0008-one-backend-many-clients.md), so a test's `RESET
+/// datestyle` would return to the server's default instead of to them.
+const DATABASE_SETTINGS: [(&str, &str); 9] = [
+    ("datestyle", "Postgres, MDY"),
+    ("timezone", "America/Los_Angeles"),
+    ("intervalstyle", "postgres_verbose"),
+    ("lc_messages", "C"),
+    ("lc_monetary", "C"),
+    ("lc_numeric", "C"),
+    ("lc_time", "C"),
+    ("bytea_output", "hex"),
+    ("timezone_abbreviations", "Default"),
+];
+
 /// Inside the data directory: the test data the server reads (COPY FROM)
 /// and the directory it writes results to (COPY TO).
 const DATA_INSIDE: &str = "pglite-regress";
@@ -66,18 +84,20 @@ impl Runner {
     pub fn create_database(&self) -> Result<()> {
         let data = self.data_dir();
         let server = Server::start(self, "postgres", &self.run.join("logs/setup.log"))?;
-        let sql = "CREATE DATABASE \"regression\" TEMPLATE=template0;\n\
-            ALTER DATABASE \"regression\" SET lc_messages TO 'C';\n\
-            ALTER DATABASE \"regression\" SET lc_monetary TO 'C';\n\
-            ALTER DATABASE \"regression\" SET lc_numeric TO 'C';\n\
-            ALTER DATABASE \"regression\" SET lc_time TO 'C';\n\
-            ALTER DATABASE \"regression\" SET bytea_output TO 'hex';\n\
-            ALTER DATABASE \"regression\" SET timezone_abbreviations TO 'Default';\n";
-        let output = self
-            .psql(&server.url)
-            .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
-            .output()
-            .context("running psql")?;
+        // One statement per -c: psql runs a multi-statement -c as one
+        // transaction, which CREATE DATABASE refuses.
+        let mut statements = vec!["CREATE DATABASE \"regression\" TEMPLATE=template0".to_string()];
+        for (name, value) in DATABASE_SETTINGS {
+            statements.push(format!(
+                "ALTER DATABASE \"regression\" SET {name} TO '{value}'"
+            ));
+        }
+        let mut psql = self.psql(&server.url);
+        psql.args(["-v", "ON_ERROR_STOP=1"]);
+        for statement in &statements {
+            psql.args(["-c", statement]);
+        }
+        let output = psql.output().context("running psql")?;
         server.stop()?;
         if !output.status.success() {
             bail!(
@@ -104,6 +124,7 @@ impl Runner {
             "regression",
             &self.run.join(format!("logs/{test}.log")),
         )?;
+        let output = File::create(&result)?;
         let mut psql = self.psql(&server.url);
         psql.args([
             "-a",
@@ -115,8 +136,10 @@ impl Runner {
         ])
         .env("PGAPPNAME", format!("pg_regress/{test}"))
         .stdin(File::open(&sql).with_context(|| format!("opening {}", sql.display()))?)
-        .stdout(File::create(&result)?)
-        .stderr(Stdio::from(File::options().append(true).open(&result)?));
+        // One open file for both, as the shell's `> out 2>&1`: errors land
+        // between the statements that caused them.
+        .stdout(output.try_clone()?)
+        .stderr(output);
         let child = psql.spawn().context("starting psql")?;
         let finished = wait_bounded(child, TEST_TIMEOUT)?;
         let stopped = server.stop();
@@ -144,9 +167,9 @@ impl Runner {
             .env_remove("LANG")
             .env_remove("LANGUAGE")
             .env_remove("LC_ALL")
+            .env_remove("PGTZ")
+            .env_remove("PGDATESTYLE")
             .env("LC_MESSAGES", "C")
-            .env("PGTZ", "PST8PDT")
-            .env("PGDATESTYLE", "Postgres, MDY")
             .env("PG_ABS_SRCDIR", DATA_INSIDE_GUEST)
             .env("PG_ABS_BUILDDIR", DATA_INSIDE_GUEST)
             .env("PG_LIBDIR", "/pglite/lib/postgresql")
