@@ -22,6 +22,7 @@
 #include "utils/guc.h"
 #include "utils/rel.h"
 #include "utils/selfuncs.h"
+#include "utils/spccache.h"
 #include "utils/syscache.h"
 
 int			hnsw_ef_search = HNSW_DEFAULT_EF_SEARCH;
@@ -117,8 +118,10 @@ hnsw_max_level(int m)
 
 /*
  * All the work happens before the first tuple is returned: about ef_search
- * times 2m distance computations in layer 0.  Without an ORDER BY distance
- * the index cannot answer anything.
+ * times 2m distance computations in layer 0.  A search keeps returning to
+ * the same few graph pages, so they are charged as cached (sequential)
+ * reads rather than random ones.  Without an ORDER BY distance the index
+ * cannot answer anything.
  */
 static void
 hnsw_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
@@ -131,6 +134,8 @@ hnsw_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	Relation	index;
 	HnswOptions *opts;
 	int			m;
+	double		randomPageCost;
+	double		seqPageCost;
 
 	if (path->indexorderbys == NIL)
 	{
@@ -150,6 +155,8 @@ hnsw_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	MemSet(&costs, 0, sizeof(costs));
 	costs.numIndexTuples = Min(info->tuples, (double) hnsw_ef_search * 2 * m);
 	genericcostestimate(root, path, loop_count, &costs);
+	get_tablespace_page_costs(info->reltablespace, &randomPageCost, &seqPageCost);
+	costs.indexTotalCost -= costs.numIndexPages * (randomPageCost - seqPageCost);
 
 	*indexStartupCost = costs.indexTotalCost;
 	*indexTotalCost = costs.indexTotalCost;

@@ -33,59 +33,53 @@ extern Vector *vector_new(int dim);
 extern void vector_check_dims(const Vector *a, const Vector *b);
 
 /*
- * Distance kernels shared by the SQL functions and the HNSW index.  Four
- * partial sums break the floating-point dependency chain, which plain C
- * compilers do not do on their own without fast-math.
+ * Distance kernels shared by the SQL functions and the HNSW index.  Eight
+ * independent partial sums break the floating-point dependency chain and
+ * let compilers use SIMD lanes where the target has them, without
+ * fast-math or intrinsics.
  */
+#define VECTOR_LANES 8
+
 static inline float
 vector_l2_squared_kernel(int dim, const float *a, const float *b)
 {
-	float		s0 = 0,
-				s1 = 0,
-				s2 = 0,
-				s3 = 0;
+	float		lanes[VECTOR_LANES] = {0};
+	float		sum = 0;
 	int			i = 0;
 
-	for (; i + 4 <= dim; i += 4)
-	{
-		float		d0 = a[i] - b[i];
-		float		d1 = a[i + 1] - b[i + 1];
-		float		d2 = a[i + 2] - b[i + 2];
-		float		d3 = a[i + 3] - b[i + 3];
+	for (; i + VECTOR_LANES <= dim; i += VECTOR_LANES)
+		for (int j = 0; j < VECTOR_LANES; j++)
+		{
+			float		d = a[i + j] - b[i + j];
 
-		s0 += d0 * d0;
-		s1 += d1 * d1;
-		s2 += d2 * d2;
-		s3 += d3 * d3;
-	}
+			lanes[j] += d * d;
+		}
 	for (; i < dim; i++)
 	{
 		float		d = a[i] - b[i];
 
-		s0 += d * d;
+		sum += d * d;
 	}
-	return (s0 + s1) + (s2 + s3);
+	for (int j = 0; j < VECTOR_LANES; j++)
+		sum += lanes[j];
+	return sum;
 }
 
 static inline float
 vector_dot_kernel(int dim, const float *a, const float *b)
 {
-	float		s0 = 0,
-				s1 = 0,
-				s2 = 0,
-				s3 = 0;
+	float		lanes[VECTOR_LANES] = {0};
+	float		sum = 0;
 	int			i = 0;
 
-	for (; i + 4 <= dim; i += 4)
-	{
-		s0 += a[i] * b[i];
-		s1 += a[i + 1] * b[i + 1];
-		s2 += a[i + 2] * b[i + 2];
-		s3 += a[i + 3] * b[i + 3];
-	}
+	for (; i + VECTOR_LANES <= dim; i += VECTOR_LANES)
+		for (int j = 0; j < VECTOR_LANES; j++)
+			lanes[j] += a[i + j] * b[i + j];
 	for (; i < dim; i++)
-		s0 += a[i] * b[i];
-	return (s0 + s1) + (s2 + s3);
+		sum += a[i] * b[i];
+	for (int j = 0; j < VECTOR_LANES; j++)
+		sum += lanes[j];
+	return sum;
 }
 
 #endif							/* VECTOR_H */
