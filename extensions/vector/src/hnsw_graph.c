@@ -125,7 +125,10 @@ hnsw_search_layer(Relation index, HnswDistance *dist, Vector *query,
 				  HnswCandidate *entries, int nentries, int ef, int layer,
 				  int m, bool skipDeleted, int *nresults)
 {
-	visited_hash *visited = visited_create(CurrentMemoryContext, 256, NULL);
+	/* sized for the usual number of elements met, to avoid regrowing */
+	visited_hash *visited = visited_create(CurrentMemoryContext,
+										   Min(ef * hnsw_slot_count(m, 0), 65536),
+										   NULL);
 	CandidateHeap pending;
 	CandidateHeap nearest;
 	ItemPointerData *links = palloc(sizeof(ItemPointerData) * hnsw_slot_count(m, 0));
