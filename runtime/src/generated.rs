@@ -14,16 +14,16 @@ pub(crate) mod embedded {
 
     const RUNTIME: EmbeddedArchive = EmbeddedArchive {
         name: "runtime",
-        sha256: "26548543295c6ded6e9be993ab7ce8a2085543cfec731ce55499f60dc7049772",
-        size: 2919387,
+        sha256: "af748b55614a2c908fd4dcfb3936000acaafdec745e8f6464e2a347334a94dc5",
+        size: 2919197,
         bytes: include_bytes!("../artifacts/runtime.tar.zst"),
         placement: Placement::Unpack(""),
     };
 
     const TEMPLATE: EmbeddedArchive = EmbeddedArchive {
         name: "template",
-        sha256: "a41dc296823e38d47e8d1b97a2faaf2500a80b66cbe183cd032015664a71d5ca",
-        size: 1412159,
+        sha256: "d32a537a4eb1f190a4e12dba1d31f1890964d191415d79adde37ea27bf9e4950",
+        size: 1412093,
         bytes: include_bytes!("../artifacts/template.tar.zst"),
         placement: Placement::File("template.tar.zst"),
     };
@@ -34,8 +34,8 @@ pub(crate) mod embedded {
         TEMPLATE,
         EmbeddedArchive {
             name: "aot-x86_64-unknown-linux-gnu-postgres",
-            sha256: "fb851e9d2c223a65e13d04c7fd43bea4b6f119684259033d32c96f3be36b6282",
-            size: 5411284,
+            sha256: "af23278058e44258b8dfcdbb1ec49e404a3921c60570699ebb9d0bfd395b96bf",
+            size: 5413045,
             bytes: pglite_aot_x86_64_unknown_linux_gnu::POSTGRES,
             placement: Placement::Unpack("aot/x86_64-unknown-linux-gnu"),
         },
