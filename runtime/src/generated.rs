@@ -14,8 +14,8 @@ pub(crate) mod embedded {
 
     const RUNTIME: EmbeddedArchive = EmbeddedArchive {
         name: "runtime",
-        sha256: "af748b55614a2c908fd4dcfb3936000acaafdec745e8f6464e2a347334a94dc5",
-        size: 2919197,
+        sha256: "c157c82de5be7ce8603167717db6f02fc49660f7a339fd8f785e95e435f00ad4",
+        size: 2919384,
         bytes: include_bytes!("../artifacts/runtime.tar.zst"),
         placement: Placement::Unpack(""),
     };
@@ -34,8 +34,8 @@ pub(crate) mod embedded {
         TEMPLATE,
         EmbeddedArchive {
             name: "aot-x86_64-unknown-linux-gnu-postgres",
-            sha256: "af23278058e44258b8dfcdbb1ec49e404a3921c60570699ebb9d0bfd395b96bf",
-            size: 5413045,
+            sha256: "c44584171e391eab61bb593ea8067c9afc47626925a18732f0e3c02779d6a587",
+            size: 5412564,
             bytes: pglite_aot_x86_64_unknown_linux_gnu::POSTGRES,
             placement: Placement::Unpack("aot/x86_64-unknown-linux-gnu"),
         },
