@@ -126,10 +126,7 @@ impl BackendInstance {
             .map_err(|e| Error::Module(e.to_string()))?;
         let io = FunctionEnv::new(&mut store, HostIo::default());
         define_imports(&mut store, &io, &mut imports);
-        let linker = FunctionEnv::new(
-            &mut store,
-            dylink::Linker::new(guest_fs.lib_tree(), artifacts.wasm()),
-        );
+        let linker = FunctionEnv::new(&mut store, dylink::Linker::new(guest_fs.lib_tree()));
         dylink::define_imports(&mut store, &linker, &mut imports);
         let files: Option<FunctionEnv<GuestFsEnv>> = if guest_fs.wraps_imports() {
             Some(wrap_file_imports(&mut store, &guest_fs, &mut imports)?)

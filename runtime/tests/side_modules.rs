@@ -115,3 +115,45 @@ fn pg_trgm_loads_as_a_side_module() {
     );
     session.shutdown().expect("clean shutdown");
 }
+
+#[test]
+fn citext_loads_as_a_side_module() {
+    let artifacts = artifacts();
+    let citext = Extension::from_artifacts(&artifacts, "citext").expect("citext is built");
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data = temp.path().join("data");
+    initdb(&artifacts, &data, &InitOptions::default()).expect("initdb");
+    citext.install(&data).expect("install");
+    let (mut session, _) =
+        BackendSession::start(&artifacts, &data, &SessionOptions::default()).expect("start");
+    let setup = query(
+        &mut session,
+        "CREATE EXTENSION citext;
+         CREATE TABLE users (email citext PRIMARY KEY);
+         INSERT INTO users VALUES ('Alice@Example.com')",
+    );
+    assert_eq!(setup.message, None);
+    assert_eq!(
+        scalar(&query(
+            &mut session,
+            "SELECT count(*) FROM users WHERE email = 'alice@example.COM'"
+        )),
+        "1"
+    );
+    // The unique index compares with the module's functions.
+    let duplicate = query(
+        &mut session,
+        "INSERT INTO users VALUES ('ALICE@example.com')",
+    );
+    assert_eq!(
+        duplicate.error.as_deref(),
+        Some("23505"),
+        "{:?}",
+        duplicate.message
+    );
+    assert_eq!(
+        scalar(&query(&mut session, "SELECT 'ABC'::citext = 'abc'::citext")),
+        "t"
+    );
+    session.shutdown().expect("clean shutdown");
+}

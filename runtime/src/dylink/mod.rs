@@ -8,18 +8,19 @@
 //! longjmp tag:
 //! - its data goes in memory the backend's allocator hands out, its
 //!   functions in slots added to the end of the table;
-//! - `env.*` functions are the backend's exports (then other side modules');
+//! - `env.*` functions are the backend's (from its symbol table, see
+//!   [`core_symbols`]), else those of a module loaded before;
 //! - `GOT.mem.*` and `GOT.func.*` are the addresses of data and functions:
-//!   the module's own, else the backend's (a backend function keeps the
-//!   table slot the backend uses, so pointers compare equal), else those of
-//!   a module loaded before;
+//!   the module's own, else the backend's (a backend function's pointer is
+//!   the slot the backend itself uses, so pointers compare equal), else
+//!   those of a module loaded before;
 //! - then its data relocations and constructors run.
 //!
 //! `dlsym()` gets a function's table slot (a C function pointer) or a datum's
 //! address. An `ereport(ERROR)` inside side-module code is a wasm exception
 //! of the shared tag, caught by the backend's `sigsetjmp`.
 
-mod core_slots;
+mod core_symbols;
 mod side_module;
 
 use std::collections::HashMap;
@@ -32,7 +33,7 @@ use wasmer::{
 };
 
 use crate::fs::HostTree;
-use core_slots::CoreSlots;
+use core_symbols::{CoreSymbols, Symbol};
 use side_module::SideModule;
 
 /// Where libraries live in the guest (`$libdir`).
@@ -41,22 +42,19 @@ const GUEST_LIB_PREFIX: &str = "/pglite/lib/postgresql/";
 /// What the backend exports for side modules (its link, recipes/postgres.toml).
 const TABLE_EXPORT: &str = "__indirect_function_table";
 const STACK_POINTER_EXPORT: &str = "__stack_pointer";
-const ALLOCATOR_EXPORT: &str = "aligned_alloc";
+/// The backend's function that allocates a side module's data (never
+/// freed: PostgreSQL never unloads a library).
+const ALLOCATOR: &str = "malloc";
 
 /// One backend's dynamic linker: the imports `pglite.dl_*` are bound to it.
 #[derive(Default)]
 pub(crate) struct Linker {
     /// The guest's `$libdir`, where the side modules are found.
     lib: Option<HostTree>,
-    /// The backend module's file, read for its table slots.
-    core_wasm: Option<std::path::PathBuf>,
     core: Option<Core>,
     /// Loaded modules; a handle is the index plus one.
     loaded: Vec<Loaded>,
     handles: HashMap<String, i32>,
-    /// Slots added for backend functions whose address the backend never
-    /// takes itself: one function, one pointer, whichever module asks.
-    core_added: HashMap<String, u32>,
     /// Why the last `dl_open` failed.
     error: String,
 }
@@ -66,7 +64,8 @@ struct Core {
     instance: Instance,
     memory: Memory,
     table: Table,
-    slots: Arc<CoreSlots>,
+    /// Read when the first side module is linked.
+    symbols: Option<Arc<CoreSymbols>>,
 }
 
 struct Loaded {
@@ -76,18 +75,10 @@ struct Loaded {
     slots: HashMap<String, u32>,
 }
 
-/// Whose function a pointer is asked for.
-enum Owner<'a> {
-    Core,
-    /// A loaded side module's, or the one being linked.
-    Side(&'a mut HashMap<String, u32>),
-}
-
 impl Linker {
-    pub fn new(lib: Option<HostTree>, core_wasm: std::path::PathBuf) -> Self {
+    pub fn new(lib: Option<HostTree>) -> Self {
         Self {
             lib,
-            core_wasm: Some(core_wasm),
             ..Self::default()
         }
     }
@@ -128,7 +119,7 @@ pub(crate) fn attach(store: &mut Store, env: &FunctionEnv<Linker>, instance: &In
         instance: instance.clone(),
         memory,
         table,
-        slots: Arc::default(),
+        symbols: None,
     });
 }
 
@@ -172,7 +163,7 @@ fn dl_sym(mut env: FunctionEnvMut<Linker>, handle: i32, ptr: u32, len: i32) -> i
     let address = match export {
         Some(Extern::Function(function)) => {
             let mut slots = std::mem::take(&mut env.data_mut().loaded[index].slots);
-            let slot = slot_for(&mut env, Owner::Side(&mut slots), &name, &function);
+            let slot = slot_for(&mut env, &mut slots, &name, &function);
             env.data_mut().loaded[index].slots = slots;
             slot
         }
@@ -255,7 +246,7 @@ fn open(env: &mut FunctionEnvMut<Linker>, path: &str) -> Result<i32, String> {
 
 /// Instantiates `side` into the backend and runs its initialization.
 fn link(env: &mut FunctionEnvMut<Linker>, side: &SideModule) -> Result<Loaded, String> {
-    ensure_core_slots(env)?;
+    let symbols = core_symbols(env)?;
     let (core_instance, memory, table) = {
         let core = env.data().core.as_ref().ok_or("no backend")?;
         (
@@ -269,21 +260,17 @@ fn link(env: &mut FunctionEnvMut<Linker>, side: &SideModule) -> Result<Loaded, S
     // Its data: zeroed memory from the backend's allocator (bss is not in
     // the module's data segments).
     let memory_base = if layout.memory_size > 0 {
-        let allocate = core_instance
-            .exports
-            .get_function(ALLOCATOR_EXPORT)
-            .map_err(|e| e.to_string())?
-            .clone();
+        let allocate = match symbols.get(ALLOCATOR) {
+            Some(Symbol::Function(slot)) => table_function(env, &table, *slot)?,
+            _ => return Err(format!("the backend has no {ALLOCATOR}")),
+        };
         let alignment = 1u32 << layout.memory_alignment.min(16);
-        let size = layout.memory_size.next_multiple_of(alignment);
+        let size = layout.memory_size;
         let result = allocate
-            .call(
-                env,
-                &[Value::I32(alignment as i32), Value::I32(size as i32)],
-            )
+            .call(env, &[Value::I32((size + alignment) as i32)])
             .map_err(|e| format!("allocating its {size} bytes of data: {e}"))?;
         let base = match result.first() {
-            Some(Value::I32(base)) if *base != 0 => *base as u32,
+            Some(Value::I32(block)) if *block != 0 => (*block as u32).next_multiple_of(alignment),
             _ => return Err(format!("out of memory for its {size} bytes of data")),
         };
         memory
@@ -308,15 +295,14 @@ fn link(env: &mut FunctionEnvMut<Linker>, side: &SideModule) -> Result<Loaded, S
 
     // Imports; the GOT entries of its own symbols are filled in once it
     // exists.
-    let mut imports = Imports::new();
-    let mut own_got: Vec<(String, Global, bool)> = Vec::new();
-    let mut own_slots: HashMap<String, u32> = HashMap::new();
-    let mut undefined: Vec<String> = Vec::new();
     let own: HashMap<String, ExternType> = side
         .module
         .exports()
         .map(|e| (e.name().to_string(), e.ty().clone()))
         .collect();
+    let mut imports = Imports::new();
+    let mut own_got: Vec<(String, Global, bool)> = Vec::new();
+    let mut undefined: Vec<String> = Vec::new();
     for import in side.module.imports() {
         let (module, name) = (import.module(), import.name());
         let value: Option<Extern> = match (module, name, import.ty()) {
@@ -331,28 +317,32 @@ fn link(env: &mut FunctionEnvMut<Linker>, side: &SideModule) -> Result<Loaded, S
             ("env", STACK_POINTER_EXPORT, _) | ("env", _, ExternType::Tag(_)) => {
                 core_instance.exports.get_extern(name).cloned()
             }
-            ("env", _, ExternType::Function(_)) => resolve_function(env, &core_instance, name),
+            ("env", _, ExternType::Function(_)) => match symbols.get(name) {
+                Some(Symbol::Function(slot)) => Some(table_function(env, &table, *slot)?.into()),
+                _ => loaded_function(env, name).map(Extern::from),
+            },
             ("GOT.mem", _, _) | ("GOT.func", _, _) => {
                 let functions = module == "GOT.func";
                 let global = Global::new_mut(env, Value::I32(0));
-                if own.contains_key(name) {
+                let address = if own.contains_key(name) {
                     own_got.push((name.to_string(), global.clone(), functions));
-                    Some(global.into())
+                    Some(0)
                 } else {
-                    let address = if functions {
-                        function_address(env, &core_instance, name)?
-                    } else {
-                        resolve_data(env, &core_instance, name)
-                    };
-                    match address {
-                        Some(address) => {
-                            global
-                                .set(env, Value::I32(address as i32))
-                                .map_err(|e| e.to_string())?;
-                            Some(global.into())
-                        }
-                        None => None,
+                    match (symbols.get(name), functions) {
+                        (Some(Symbol::Function(slot)), true) => Some(*slot),
+                        (Some(Symbol::Data(address)), false) => Some(*address),
+                        _ if functions => loaded_function_slot(env, name)?,
+                        _ => loaded_data(env, name),
                     }
+                };
+                match address {
+                    Some(address) => {
+                        global
+                            .set(env, Value::I32(address as i32))
+                            .map_err(|e| e.to_string())?;
+                        Some(global.into())
+                    }
+                    None => None,
                 }
             }
             _ => None,
@@ -369,11 +359,10 @@ fn link(env: &mut FunctionEnvMut<Linker>, side: &SideModule) -> Result<Loaded, S
 
     let instance =
         Instance::new(env, &side.module, &imports).map_err(|e| format!("instantiating: {e}"))?;
+    let mut slots = HashMap::new();
     for (name, global, functions) in own_got {
         let address = match instance.exports.get_extern(&name) {
-            Some(Extern::Function(f)) if functions => {
-                slot_for(env, Owner::Side(&mut own_slots), &name, f)?
-            }
+            Some(Extern::Function(f)) if functions => slot_for(env, &mut slots, &name, f)?,
             Some(Extern::Global(g)) if !functions => match g.get(env) {
                 Value::I32(offset) => memory_base.wrapping_add(offset as u32),
                 _ => return Err(format!("its export {name} is not an address")),
@@ -395,47 +384,56 @@ fn link(env: &mut FunctionEnvMut<Linker>, side: &SideModule) -> Result<Loaded, S
     Ok(Loaded {
         instance,
         memory_base,
-        slots: own_slots,
+        slots,
     })
 }
 
-fn ensure_core_slots(env: &mut FunctionEnvMut<Linker>) -> Result<(), String> {
-    let linker = env.data_mut();
-    let core = linker.core.as_mut().ok_or("no backend")?;
-    if core.slots.is_empty() {
-        if let Some(wasm) = &linker.core_wasm {
-            core.slots = core_slots::core_slots(wasm).map_err(|e| e.to_string())?;
-        }
+/// The backend's symbol table, read once.
+fn core_symbols(env: &mut FunctionEnvMut<Linker>) -> Result<Arc<CoreSymbols>, String> {
+    if let Some(symbols) = env.data().core.as_ref().and_then(|c| c.symbols.clone()) {
+        return Ok(symbols);
     }
-    Ok(())
+    let (instance, memory) = {
+        let core = env.data().core.as_ref().ok_or("no backend")?;
+        (core.instance.clone(), core.memory.clone())
+    };
+    let symbols = Arc::new(
+        core_symbols::read(env, &instance, &memory)?
+            .ok_or("this backend was built without the symbol table side modules link against")?,
+    );
+    if let Some(core) = env.data_mut().core.as_mut() {
+        core.symbols = Some(symbols.clone());
+    }
+    Ok(symbols)
 }
 
-/// A function for import `name`: the backend's, else a loaded module's.
-fn resolve_function(env: &FunctionEnvMut<Linker>, core: &Instance, name: &str) -> Option<Extern> {
-    if let Ok(function) = core.exports.get_function(name) {
-        return Some(function.clone().into());
-    }
-    env.data().loaded.iter().find_map(|loaded| {
-        loaded
-            .instance
-            .exports
-            .get_function(name)
-            .ok()
-            .map(|f| f.clone().into())
-    })
-}
-
-/// The pointer of function `name` for a `GOT.func` import: the backend's
-/// function, else a loaded module's; `None` if neither has it.
-fn function_address(
+/// The function in slot `slot` of the table.
+fn table_function(
     env: &mut FunctionEnvMut<Linker>,
-    core: &Instance,
+    table: &Table,
+    slot: u32,
+) -> Result<Function, String> {
+    match table.get(env, slot) {
+        Some(Value::FuncRef(Some(function))) => Ok(function),
+        _ => Err(format!(
+            "the backend's function table has no function in slot {slot}"
+        )),
+    }
+}
+
+/// Function `name` of a module loaded before.
+fn loaded_function(env: &FunctionEnvMut<Linker>, name: &str) -> Option<Function> {
+    env.data()
+        .loaded
+        .iter()
+        .find_map(|loaded| loaded.instance.exports.get_function(name).ok().cloned())
+}
+
+/// The pointer of function `name` of a module loaded before.
+fn loaded_function_slot(
+    env: &mut FunctionEnvMut<Linker>,
     name: &str,
 ) -> Result<Option<u32>, String> {
-    if let Ok(function) = core.exports.get_function(name) {
-        let function = function.clone();
-        return slot_for(env, Owner::Core, name, &function).map(Some);
-    }
     let found = env
         .data()
         .loaded
@@ -451,67 +449,42 @@ fn function_address(
         .map_err(|e| e.to_string())?
         .clone();
     let mut slots = std::mem::take(&mut env.data_mut().loaded[index].slots);
-    let slot = slot_for(env, Owner::Side(&mut slots), name, &function);
+    let slot = slot_for(env, &mut slots, name, &function);
     env.data_mut().loaded[index].slots = slots;
     slot.map(Some)
 }
 
-/// The address of datum `name`: the backend's (its exports hold
-/// addresses), else a loaded module's (its exports are offsets from its
-/// memory base).
-fn resolve_data(env: &mut FunctionEnvMut<Linker>, core: &Instance, name: &str) -> Option<u32> {
-    if let Ok(global) = core.exports.get_global(name) {
-        if let Value::I32(address) = global.get(env) {
-            return Some(address as u32);
-        }
-    }
-    let found = env.data().loaded.iter().find_map(|loaded| {
+/// The address of datum `name` of a module loaded before (its exports are
+/// offsets from its memory base).
+fn loaded_data(env: &mut FunctionEnvMut<Linker>, name: &str) -> Option<u32> {
+    let (base, global) = env.data().loaded.iter().find_map(|loaded| {
         Some((
             loaded.memory_base,
             loaded.instance.exports.get_global(name).ok()?.clone(),
         ))
-    });
-    let (base, global) = found?;
+    })?;
     match global.get(env) {
         Value::I32(offset) => Some(base.wrapping_add(offset as u32)),
         _ => None,
     }
 }
 
-/// The function pointer of `function` (export `name` of `owner`): the
-/// slot already handed out for it; for a backend function, the slot the
-/// backend itself uses; else a new slot at the end of the table.
+/// The function pointer of a side module's function `function` (its
+/// export `name`): the slot already handed out for it (in `slots`, the
+/// module's), else a new slot at the end of the table.
 fn slot_for(
     env: &mut FunctionEnvMut<Linker>,
-    owner: Owner<'_>,
+    slots: &mut HashMap<String, u32>,
     name: &str,
     function: &Function,
 ) -> Result<u32, String> {
-    let known = match &owner {
-        Owner::Core => {
-            let linker = env.data();
-            let core = linker.core.as_ref().ok_or("no backend")?;
-            core.slots
-                .get(name)
-                .or_else(|| linker.core_added.get(name))
-                .copied()
-        }
-        Owner::Side(slots) => slots.get(name).copied(),
-    };
-    if let Some(slot) = known {
+    if let Some(&slot) = slots.get(name) {
         return Ok(slot);
     }
     let table = env.data().core.as_ref().ok_or("no backend")?.table.clone();
     let slot = table
         .grow(env, 1, Value::FuncRef(Some(function.clone())))
         .map_err(|e| format!("growing the function table: {e}"))?;
-    match owner {
-        Owner::Core => {
-            env.data_mut().core_added.insert(name.to_string(), slot);
-        }
-        Owner::Side(slots) => {
-            slots.insert(name.to_string(), slot);
-        }
-    }
+    slots.insert(name.to_string(), slot);
     Ok(slot)
 }
