@@ -11,8 +11,6 @@
 //! only exports are the table's address, the function table, the stack
 //! pointer and the longjmp tag.
 
-use std::collections::HashMap;
-
 use wasmer::{AsStoreMut, Instance, Memory, Value};
 
 /// The exported global holding the table's address.
@@ -26,8 +24,13 @@ pub(crate) enum Symbol {
     Data(u32),
 }
 
-/// The backend's symbols by name.
-pub(crate) type CoreSymbols = HashMap<String, Symbol>;
+/// The backend's table: its entries, copied once; names stay in the
+/// backend's memory and are compared there (a side module looks up a
+/// hundred names or so, against eleven thousand entries).
+pub(crate) struct CoreSymbols {
+    /// (name address, address, is data), sorted by name as the table is.
+    entries: Vec<(u32, u32, u32)>,
+}
 
 /// Entry size: three 32-bit words.
 const ENTRY: usize = 12;
@@ -35,76 +38,76 @@ const ENTRY: usize = 12;
 const BLOCK: usize = 4096;
 /// More entries than any backend has: a table without its end is damage.
 const MAX_ENTRIES: usize = 1 << 20;
-/// The longest name read.
-const MAX_NAME: u64 = 1024;
 
-/// Reads the table of `instance` (once per backend, when it first links a
-/// side module). `Ok(None)` if the backend has no table. Memory is read in
-/// a few large copies: the entries, then the span of their names.
-pub(crate) fn read(
-    store: &mut impl AsStoreMut,
-    instance: &Instance,
-    memory: &Memory,
-) -> Result<Option<CoreSymbols>, String> {
-    let Ok(global) = instance.exports.get_global(TABLE_ADDRESS_EXPORT) else {
-        return Ok(None);
-    };
-    let Value::I32(start) = global.get(store) else {
-        return Err(format!("{TABLE_ADDRESS_EXPORT} is not an address"));
-    };
-    let view = memory.view(store);
-    let size = view.data_size();
-    let read = |at: u64, len: u64| -> Result<Vec<u8>, String> {
-        let len = len.min(size.saturating_sub(at));
-        let mut bytes = vec![0; len as usize];
-        view.read(at, &mut bytes).map_err(|e| e.to_string())?;
-        Ok(bytes)
-    };
-    let word = |bytes: &[u8], at: usize| {
-        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-    };
-
-    let mut entries: Vec<(u32, u32, u32)> = Vec::new();
-    let mut at = u64::from(start as u32);
-    'blocks: while entries.len() < MAX_ENTRIES {
-        let block = read(at, (BLOCK * ENTRY) as u64)?;
-        if block.len() < ENTRY {
-            return Err(format!("{TABLE_ADDRESS_EXPORT} runs off memory"));
-        }
-        for entry in block.chunks_exact(ENTRY) {
-            let name = word(entry, 0);
-            if name == 0 {
-                break 'blocks;
-            }
-            entries.push((name, word(entry, 4), word(entry, 8)));
-        }
-        at += block.len() as u64 / ENTRY as u64 * ENTRY as u64;
-    }
-    if entries.len() >= MAX_ENTRIES {
-        return Err(format!("{TABLE_ADDRESS_EXPORT} has no end"));
-    }
-    let Some(first) = entries.iter().map(|e| u64::from(e.0)).min() else {
-        return Ok(Some(CoreSymbols::new()));
-    };
-    let last = entries
-        .iter()
-        .map(|e| u64::from(e.0))
-        .max()
-        .unwrap_or(first);
-    let names = read(first, last - first + MAX_NAME)?;
-    let mut symbols = CoreSymbols::with_capacity(entries.len());
-    for (name, address, data) in entries {
-        let bytes = &names[(u64::from(name) - first) as usize..];
-        let end = bytes
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or_else(|| format!("{TABLE_ADDRESS_EXPORT}: a name has no end"))?;
-        let symbol = if data == 0 {
-            Symbol::Function(address)
-        } else {
-            Symbol::Data(address)
+impl CoreSymbols {
+    /// Reads the table of `instance` (once per backend, when it first links
+    /// a side module). `Ok(None)` if the backend has no table.
+    pub fn read(
+        store: &mut impl AsStoreMut,
+        instance: &Instance,
+        memory: &Memory,
+    ) -> Result<Option<Self>, String> {
+        let Ok(global) = instance.exports.get_global(TABLE_ADDRESS_EXPORT) else {
+            return Ok(None);
         };
-        symbols.insert(String::from_utf8_lossy(&bytes[..end]).into_owned(), symbol);
+        let Value::I32(start) = global.get(store) else {
+            return Err(format!("{TABLE_ADDRESS_EXPORT} is not an address"));
+        };
+        let view = memory.view(store);
+        let size = view.data_size();
+        let word =
+            |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let mut entries = Vec::new();
+        let mut at = u64::from(start as u32);
+        while entries.len() < MAX_ENTRIES {
+            let len =
+                ((BLOCK * ENTRY) as u64).min(size.saturating_sub(at)) as usize / ENTRY * ENTRY;
+            if len == 0 {
+                return Err(format!("{TABLE_ADDRESS_EXPORT} runs off memory"));
+            }
+            let mut block = vec![0; len];
+            view.read(at, &mut block).map_err(|e| e.to_string())?;
+            for entry in block.chunks_exact(ENTRY) {
+                if word(entry, 0) == 0 {
+                    return Ok(Some(Self { entries }));
+                }
+                entries.push((word(entry, 0), word(entry, 4), word(entry, 8)));
+            }
+            at += len as u64;
+        }
+        Err(format!("{TABLE_ADDRESS_EXPORT} has no end"))
     }
-    Ok(Some(symbols))
+
+    /// The backend's symbol `name`: a binary search of the table, reading
+    /// names from `memory`.
+    pub fn get(
+        &self,
+        store: &impl wasmer::AsStoreRef,
+        memory: &Memory,
+        name: &str,
+    ) -> Result<Option<Symbol>, String> {
+        let view = memory.view(store);
+        let wanted = name.as_bytes();
+        // The entry's name, up to one byte more than `name` (enough to
+        // order them).
+        let mut buf = vec![0; wanted.len() + 1];
+        let mut cmp_err = None;
+        let found = self.entries.binary_search_by(|&(at, _, _)| {
+            let len =
+                (buf.len() as u64).min(view.data_size().saturating_sub(u64::from(at))) as usize;
+            if let Err(e) = view.read(u64::from(at), &mut buf[..len]) {
+                cmp_err = Some(e.to_string());
+                return std::cmp::Ordering::Less;
+            }
+            let end = buf[..len].iter().position(|&b| b == 0).unwrap_or(len);
+            buf[..end].cmp(wanted)
+        });
+        if let Some(e) = cmp_err {
+            return Err(e);
+        }
+        Ok(found.ok().map(|i| match self.entries[i] {
+            (_, address, 0) => Symbol::Function(address),
+            (_, address, _) => Symbol::Data(address),
+        }))
+    }
 }

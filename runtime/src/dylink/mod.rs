@@ -260,8 +260,8 @@ fn link(env: &mut FunctionEnvMut<Linker>, side: &SideModule) -> Result<Loaded, S
     // Its data: zeroed memory from the backend's allocator (bss is not in
     // the module's data segments).
     let memory_base = if layout.memory_size > 0 {
-        let allocate = match symbols.get(ALLOCATOR) {
-            Some(Symbol::Function(slot)) => table_function(env, &table, *slot)?,
+        let allocate = match symbols.get(env, &memory, ALLOCATOR)? {
+            Some(Symbol::Function(slot)) => table_function(env, &table, slot)?,
             _ => return Err(format!("the backend has no {ALLOCATOR}")),
         };
         let alignment = 1u32 << layout.memory_alignment.min(16);
@@ -317,8 +317,8 @@ fn link(env: &mut FunctionEnvMut<Linker>, side: &SideModule) -> Result<Loaded, S
             ("env", STACK_POINTER_EXPORT, _) | ("env", _, ExternType::Tag(_)) => {
                 core_instance.exports.get_extern(name).cloned()
             }
-            ("env", _, ExternType::Function(_)) => match symbols.get(name) {
-                Some(Symbol::Function(slot)) => Some(table_function(env, &table, *slot)?.into()),
+            ("env", _, ExternType::Function(_)) => match symbols.get(env, &memory, name)? {
+                Some(Symbol::Function(slot)) => Some(table_function(env, &table, slot)?.into()),
                 _ => loaded_function(env, name).map(Extern::from),
             },
             ("GOT.mem", _, _) | ("GOT.func", _, _) => {
@@ -328,9 +328,9 @@ fn link(env: &mut FunctionEnvMut<Linker>, side: &SideModule) -> Result<Loaded, S
                     own_got.push((name.to_string(), global.clone(), functions));
                     Some(0)
                 } else {
-                    match (symbols.get(name), functions) {
-                        (Some(Symbol::Function(slot)), true) => Some(*slot),
-                        (Some(Symbol::Data(address)), false) => Some(*address),
+                    match (symbols.get(env, &memory, name)?, functions) {
+                        (Some(Symbol::Function(slot)), true) => Some(slot),
+                        (Some(Symbol::Data(address)), false) => Some(address),
                         _ if functions => loaded_function_slot(env, name)?,
                         _ => loaded_data(env, name),
                     }
@@ -398,7 +398,7 @@ fn core_symbols(env: &mut FunctionEnvMut<Linker>) -> Result<Arc<CoreSymbols>, St
         (core.instance.clone(), core.memory.clone())
     };
     let symbols = Arc::new(
-        core_symbols::read(env, &instance, &memory)?
+        CoreSymbols::read(env, &instance, &memory)?
             .ok_or("this backend was built without the symbol table side modules link against")?,
     );
     if let Some(core) = env.data_mut().core.as_mut() {
