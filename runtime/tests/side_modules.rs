@@ -10,6 +10,7 @@ use pglite_runtime::{initdb, BackendSession, Extension, InitOptions, SessionOpti
 use support::{artifacts, parse, query, scalar};
 
 #[test]
+#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 fn pg_trgm_loads_as_a_side_module() {
     let artifacts = artifacts();
     let pg_trgm = Extension::from_artifacts(&artifacts, "pg_trgm").expect("pg_trgm is built");
@@ -117,6 +118,7 @@ fn pg_trgm_loads_as_a_side_module() {
 }
 
 #[test]
+#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 fn citext_loads_as_a_side_module() {
     let artifacts = artifacts();
     let citext = Extension::from_artifacts(&artifacts, "citext").expect("citext is built");

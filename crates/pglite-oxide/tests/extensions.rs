@@ -6,6 +6,7 @@ use pglite_oxide::{Error, Pglite};
 use tokio_postgres::NoTls;
 
 #[test]
+#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 fn pg_trgm_through_the_direct_api_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
@@ -52,6 +53,7 @@ fn an_unknown_extension_is_a_typed_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 async fn pg_trgm_through_the_server() {
     let server = Pglite::builder()
         .extension("pg_trgm")
