@@ -41,8 +41,9 @@ pub(crate) struct SideModule {
 /// The side module in `file`, loaded once per process (a file changed on
 /// disk is loaded again).
 pub(crate) fn load(file: &Path) -> Result<SideModule, String> {
-    static LOADED: OnceLock<Mutex<HashMap<(PathBuf, u64, SystemTime), SideModule>>> =
-        OnceLock::new();
+    /// A file as seen: path, size, modification time.
+    type Seen = (PathBuf, u64, SystemTime);
+    static LOADED: OnceLock<Mutex<HashMap<Seen, SideModule>>> = OnceLock::new();
     let meta = std::fs::metadata(file).map_err(|e| e.to_string())?;
     let key = (
         file.to_path_buf(),
