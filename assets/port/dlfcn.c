@@ -1,8 +1,7 @@
 /*
- * pglite-oxide: dlopen() and dlsym() over PostgreSQL's loadable modules,
- * which this build links statically into the backend.
+ * pglite-oxide: dlopen() and dlsym() for PostgreSQL's dynamic loader
+ * (dfmgr.c), over two kinds of module.
  *
- * WASI has no dynamic loading (wasi-libc's libdl only reports failure), so
  * PostgreSQL's own modules (PL/pgSQL, the snowball stemmers, the encoding
  * conversions) are compiled into postgres.wasm with their common entry
  * points renamed, and assets/modules generates a table of each module's
@@ -11,25 +10,74 @@
  * library would be, so dfmgr.c finds and stat()s the file as usual and then
  * calls dlopen() on its path: dlopen() takes the file name without directory
  * and ".so" as the module's name and returns that module; dlsym() looks a
- * function up in its table. Any other library fails to load, saying that it
- * is not part of this build.
+ * function up in its table.
+ *
+ * Any other library is an extension's WebAssembly side module: the host
+ * links it into this instance, sharing its memory, function table and stack
+ * (docs/decisions/0011-extension-side-modules.md), and answers dlsym() with
+ * function table indices, which are this module's function pointers.
  *
  * The table is referenced weakly, so the port library links without it:
  * configure's link tests find a working dlopen() (and do not add wasi-libc's
- * -ldl), and a backend linked without the table loads no module at all.
+ * -ldl), and a backend linked without the table loads side modules only.
  */
 #include <dlfcn.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "pglite/host.h"
 #include "pglite_port.h"
 
 #pragma weak pglite_static_modules
 
 /* What dlerror() returns next: the last failure, reported once. */
-static char error_message[256];
+static char error_message[512];
 static int	error_pending;
+
+/* A side module linked by the host: its handle there. */
+typedef struct SideModule
+{
+	int			host_handle;
+} SideModule;
+
+static int
+is_static_module(const void *handle)
+{
+	const PgliteStaticModule *module;
+
+	for (module = pglite_static_modules; module && module->name; module++)
+	{
+		if ((const void *) module == handle)
+			return 1;
+	}
+	return 0;
+}
+
+static void *
+open_side_module(const char *file)
+{
+	SideModule *module;
+	int			handle;
+
+	handle = pglite_host_dl_open(file, (int) strlen(file));
+	if (handle <= 0)
+	{
+		pglite_host_dl_error(error_message, sizeof(error_message));
+		error_pending = 1;
+		return NULL;
+	}
+	module = malloc(sizeof(SideModule));
+	if (module == NULL)
+	{
+		snprintf(error_message, sizeof(error_message), "out of memory");
+		error_pending = 1;
+		return NULL;
+	}
+	module->host_handle = handle;
+	return module;
+}
 
 void *
 dlopen(const char *file, int mode)
@@ -59,12 +107,7 @@ dlopen(const char *file, int mode)
 			return (void *) module;
 	}
 
-	snprintf(error_message, sizeof(error_message),
-			 "module \"%.*s\" is not available in this build "
-			 "(loadable modules are linked into postgres.wasm)",
-			 (int) len, name);
-	error_pending = 1;
-	return NULL;
+	return open_side_module(file);
 }
 
 void *
@@ -72,6 +115,22 @@ dlsym(void *restrict handle, const char *restrict symbol)
 {
 	const PgliteStaticModule *module;
 	const PgliteStaticSymbol *entry;
+
+	if (handle != NULL && !is_static_module(handle))
+	{
+		const SideModule *side = handle;
+		int			address;
+
+		address = pglite_host_dl_sym(side->host_handle, symbol, (int) strlen(symbol));
+		if (address == 0)
+		{
+			snprintf(error_message, sizeof(error_message),
+					 "no symbol \"%s\" in the module", symbol);
+			error_pending = 1;
+			return NULL;
+		}
+		return (void *) (size_t) address;
+	}
 
 	for (module = pglite_static_modules; module && module->name; module++)
 	{
@@ -95,7 +154,10 @@ dlsym(void *restrict handle, const char *restrict symbol)
 	return NULL;
 }
 
-/* Modules are part of the backend: nothing to unload. */
+/*
+ * Static modules are part of the backend, and PostgreSQL never unloads a
+ * library: nothing to do.
+ */
 int
 dlclose(void *handle)
 {

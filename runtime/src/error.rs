@@ -62,6 +62,9 @@ pub enum Error {
     /// `PG_VERSION`, or one of another PostgreSQL major version.
     #[error("{} is not a PostgreSQL {PG_MAJOR} data directory: {problem}", dir.display())]
     NotADataDir { dir: PathBuf, problem: String },
+    /// An extension's files are missing or could not be installed.
+    #[error("extension {name}: {problem}")]
+    Extension { name: String, problem: String },
 }
 
 /// The PostgreSQL major version of the backend, as `PG_VERSION` files

@@ -16,7 +16,7 @@ use wasmer_wasix::{WasiEnvBuilder, WasiError, WasiFunctionEnv};
 use crate::artifacts::Artifacts;
 use crate::fs::{wrap_file_imports, DataLayers, Durability, FsContext, GuestFs, GuestFsEnv};
 use crate::host_io::{define_imports, HostIo};
-use crate::{engine, roots, Error, Result};
+use crate::{dylink, engine, roots, Error, Result};
 
 pub(crate) use crate::fs::{GUEST_DATA, GUEST_EXECUTABLE};
 
@@ -126,6 +126,8 @@ impl BackendInstance {
             .map_err(|e| Error::Module(e.to_string()))?;
         let io = FunctionEnv::new(&mut store, HostIo::default());
         define_imports(&mut store, &io, &mut imports);
+        let linker = FunctionEnv::new(&mut store, dylink::Linker::new(guest_fs.lib_tree()));
+        dylink::define_imports(&mut store, &linker, &mut imports);
         let files: Option<FunctionEnv<GuestFsEnv>> = if guest_fs.wraps_imports() {
             Some(wrap_file_imports(&mut store, &guest_fs, &mut imports)?)
         } else {
@@ -149,6 +151,7 @@ impl BackendInstance {
             env.as_mut(&mut store).memory = Some(memory.clone());
         }
         io.as_mut(&mut store).memory = Some(memory.clone());
+        dylink::attach(&mut store, &linker, &instance);
         let mut backend = Self {
             store,
             instance,

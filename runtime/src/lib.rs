@@ -17,10 +17,12 @@ mod artifacts;
 mod cancel;
 mod control;
 mod datadir_lock;
+mod dylink;
 #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
 mod embedded;
 pub mod engine;
 mod error;
+mod extension;
 mod fs;
 #[rustfmt::skip]
 mod generated;
@@ -46,6 +48,7 @@ pub use cancel::CancelHandle;
 pub use datadir_lock::{DataDirLock, LOCK_FILE};
 pub use embedded::CACHE_DIR_ENV;
 pub use error::{Error, PG_MAJOR};
+pub use extension::Extension;
 pub use fs::SyncCounts;
 pub use initdb::{initdb, InitOptions};
 pub use receipt::Verification;

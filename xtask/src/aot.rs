@@ -19,7 +19,7 @@ use wasmer::{Engine, Module};
 use crate::fingerprint::{read_stamp, write_stamp, Fingerprint};
 use crate::hashing::sha256_bytes;
 use crate::layout::Layout;
-use crate::recipes::{AotEngine, AotTarget, TargetsRecipe};
+use crate::recipes::{AotEngine, AotModule, AotTarget, TargetsRecipe};
 
 /// File name extension of a serialized module.
 pub const EXTENSION: &str = "wasmu";
@@ -74,7 +74,13 @@ pub fn run(layout: &Layout, options: &AotOptions) -> Result<Vec<Compiled>> {
             );
             continue;
         }
-        for module in &recipe.module {
+        let modules = recipe
+            .module
+            .iter()
+            .map(|m| (m.name.clone(), m.wasm.clone()))
+            .chain(extension_modules(layout)?);
+        for (name, wasm) in modules {
+            let module = AotModule { name, wasm };
             let wasm_path = layout.out().join(&module.wasm);
             let wasm = std::fs::read(&wasm_path).with_context(|| {
                 format!("reading {}: run `cargo xtask build`", wasm_path.display())
@@ -85,7 +91,7 @@ pub fn run(layout: &Layout, options: &AotOptions) -> Result<Vec<Compiled>> {
                 "aot-{}-{}-{}-{}.fingerprint",
                 engine.name(),
                 target.triple,
-                module.name,
+                module.name.replace('/', "-"),
                 &sha256_bytes(dir.display().to_string().as_bytes())[..12]
             ));
             if !options.force
@@ -162,6 +168,36 @@ pub fn compile_for_host(
         }
     }
     Ok(None)
+}
+
+/// The side modules of the built extensions (`extensions/<name>/lib/*.so`
+/// in the build output), named `extensions/<name>/<module>`: their code
+/// goes to `<triple>/extensions/<name>/<module>.wasmu`, which the runtime
+/// installs beside the module (decision 0011).
+fn extension_modules(layout: &Layout) -> Result<Vec<(String, String)>> {
+    let dir = layout.out().join("extensions");
+    let mut modules = Vec::new();
+    let Ok(extensions) = std::fs::read_dir(&dir) else {
+        return Ok(modules);
+    };
+    for extension in extensions {
+        let extension = extension?.file_name().to_string_lossy().into_owned();
+        let lib = dir.join(&extension).join("lib");
+        let Ok(files) = std::fs::read_dir(&lib) else {
+            continue;
+        };
+        for file in files {
+            let file = file?.file_name().to_string_lossy().into_owned();
+            if let Some(module) = file.strip_suffix(".so") {
+                modules.push((
+                    format!("extensions/{extension}/{module}"),
+                    format!("extensions/{extension}/lib/{file}"),
+                ));
+            }
+        }
+    }
+    modules.sort();
+    Ok(modules)
 }
 
 /// Everything an artifact depends on, and where it is.

@@ -45,7 +45,8 @@ pub fn build(
     options: &BuildOptions,
     toolchain: &[(String, Option<String>)],
 ) -> Result<()> {
-    let recipe = BuildRecipe::load(&options.recipe)?;
+    let recipe =
+        BuildRecipe::load_with_extensions(&options.recipe, &layout.recipe("extensions.toml"))?;
     let sources = SourcesRecipe::load(&layout.recipe("sources.toml"))?;
     recipe.validate_source(&sources)?;
     let source = sources.get(&recipe.source.name)?;

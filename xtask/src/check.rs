@@ -54,7 +54,7 @@ fn check_recipes(layout: &Layout) -> Result<()> {
         toolchain.sysroot.required.len()
     );
     let postgres = layout.recipe("postgres.toml");
-    let recipe = BuildRecipe::load(&postgres)?;
+    let recipe = BuildRecipe::load_with_extensions(&postgres, &layout.recipe("extensions.toml"))?;
     recipe.validate_source(&sources)?;
     let source = sources.get(&recipe.source.name)?;
     crate::build::dry_run(layout, &recipe, source)

@@ -10,7 +10,9 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+mod extensions;
 mod targets;
+pub use extensions::ExtensionsRecipe;
 pub use targets::{AotEngine, AotModule, AotTarget, TargetsRecipe};
 
 /// `recipes/sources.toml`: upstream source pins.
@@ -241,6 +243,18 @@ impl BuildRecipe {
         recipe
             .validate()
             .with_context(|| format!("invalid {}", path.display()))?;
+        Ok(recipe)
+    }
+
+    /// The backend recipe at `path` with the extensions of `extensions`
+    /// (`recipes/extensions.toml`), if that file exists, built after it.
+    pub fn load_with_extensions(path: &Path, extensions: &Path) -> Result<Self> {
+        let mut recipe = Self::load(path)?;
+        if extensions.is_file() {
+            ExtensionsRecipe::load(extensions)?
+                .add_to(&mut recipe)
+                .with_context(|| format!("adding {}", extensions.display()))?;
+        }
         Ok(recipe)
     }
 

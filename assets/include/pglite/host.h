@@ -26,4 +26,26 @@ int			pglite_host_write(const void *buf, int len);
 __attribute__((import_module("pglite"), import_name("input_pending")))
 int			pglite_host_input_pending(void);
 
+/*
+ * Loading extension modules (side modules: see assets/port/dlfcn.c and
+ * docs/decisions/0011-extension-side-modules.md). The host links the
+ * WebAssembly side module at path into this instance and returns a handle
+ * greater than 0, or 0 after which pglite_host_dl_error() says why.
+ */
+__attribute__((import_module("pglite"), import_name("dl_open")))
+int			pglite_host_dl_open(const char *path, int len);
+
+/*
+ * The address of symbol name of the module with handle: for a function its
+ * index in the function table (a C function pointer), for data its address.
+ * 0 if the module has no such symbol.
+ */
+__attribute__((import_module("pglite"), import_name("dl_sym")))
+int			pglite_host_dl_sym(int handle, const char *name, int len);
+
+/* Copies the last failure's message (at most len bytes, NUL-terminated);
+ * returns its length. */
+__attribute__((import_module("pglite"), import_name("dl_error")))
+int			pglite_host_dl_error(char *buf, int len);
+
 #endif

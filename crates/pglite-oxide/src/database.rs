@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use pglite_runtime::{Artifacts, BackendSession, SessionOptions, TemplateCache, TemporaryRoot};
+use pglite_runtime::{
+    Artifacts, BackendSession, Extension, SessionOptions, TemplateCache, TemporaryRoot,
+};
 use postgres_protocol::message::frontend;
 
 use crate::backend::Backend;
@@ -182,6 +184,25 @@ impl Pglite {
     }
 }
 
+impl Pglite {
+    /// Makes extension `name` (e.g. `"pg_trgm"`) available in this
+    /// database and creates it: its files, built with the backend
+    /// artifacts, are installed into this data directory only (other
+    /// databases do not see them), then `CREATE EXTENSION IF NOT EXISTS`
+    /// runs. Plain `CREATE EXTENSION` works too once the files are
+    /// installed; they stay installed across restarts.
+    pub fn enable_extension(&mut self, name: &str) -> Result<()> {
+        Extension::from_artifacts(&self.artifacts, name)?.install(&self.data_dir)?;
+        self.session.batch_execute(&create_extension(name))
+    }
+}
+
+/// `CREATE EXTENSION IF NOT EXISTS` for `name`, which
+/// [`Extension::from_artifacts`] accepted (letters, digits, `_`, `-`).
+fn create_extension(name: &str) -> String {
+    format!("CREATE EXTENSION IF NOT EXISTS \"{name}\"")
+}
+
 impl Deref for Pglite {
     type Target = Session;
     fn deref(&self) -> &Session {
@@ -235,6 +256,8 @@ pub struct Builder {
     artifacts: Option<Artifacts>,
     /// A data directory archive to create the database from.
     load: Option<PathBuf>,
+    /// Extensions to install and create (see [`Builder::extension`]).
+    extensions: Vec<String>,
 }
 
 impl Default for Builder {
@@ -249,6 +272,7 @@ impl Default for Builder {
             notice_handler: None,
             artifacts: None,
             load: None,
+            extensions: Vec::new(),
         }
     }
 }
@@ -342,6 +366,13 @@ impl Builder {
         self
     }
 
+    /// Installs extension `name` into the database and creates it when it
+    /// opens, as [`Pglite::enable_extension`] does.
+    pub fn extension(mut self, name: &str) -> Self {
+        self.extensions.push(name.into());
+        self
+    }
+
     pub(crate) fn artifacts_ref(&self) -> Option<&Artifacts> {
         self.artifacts.as_ref()
     }
@@ -349,7 +380,10 @@ impl Builder {
     /// What of these options shapes the database's files (a test
     /// template's cache key).
     pub(crate) fn identity(&self) -> String {
-        format!("{}\0{}\0{:?}", self.user, self.database, self.settings)
+        format!(
+            "{}\0{}\0{:?}\0{:?}",
+            self.user, self.database, self.settings, self.extensions
+        )
     }
 
     /// These options for a fork: the data directory is made for it.
@@ -424,6 +458,9 @@ impl Builder {
         data_dir: PathBuf,
         temporary: Option<Temporary>,
     ) -> Result<Pglite> {
+        for name in &self.extensions {
+            Extension::from_artifacts(&artifacts, name)?.install(&data_dir)?;
+        }
         let relaxed = self.relaxed_durability.unwrap_or(temporary.is_some());
         let options = SessionOptions {
             database: self.database.clone(),
@@ -439,6 +476,9 @@ impl Builder {
             self.database.clone(),
         );
         let mut session = Session::new(backend.clone(), Notices::new(self.notice_handler.clone()));
+        for name in &self.extensions {
+            session.batch_execute(&create_extension(name))?;
+        }
         if self.user != BOOTSTRAP_USER {
             become_user(&mut session, &self.user)?;
             // Every client runs as that user.

@@ -48,7 +48,7 @@ use crate::artifacts::Artifacts;
 use crate::{Error, Result};
 use errno::ErrnoNote;
 use sync::Syncs;
-use tree::HostTree;
+pub(crate) use tree::HostTree;
 
 pub(crate) const GUEST_EXECUTABLE: &str = "/pglite/bin/postgres";
 pub(crate) const GUEST_DATA: &str = "/data";
@@ -109,24 +109,30 @@ impl GuestFs {
     pub fn new(artifacts: &Artifacts, data: &DataLayers, durability: Durability) -> Result<Self> {
         check_data_dir(&data.dir)?;
         let ctx = Arc::new(FsContext::new(durability));
+        // The installed extensions' share/ and lib/ over the backend's own
+        // (crate::extension): read-only layers, the extensions' on top.
+        let installed = crate::extension::installed_dir(&data.dir);
         let lib = artifacts.lib();
         let mut trees = vec![(
             PathBuf::from(GUEST_SHARE),
             HostTree::new(
-                artifacts.share(),
-                None,
+                installed.join("share"),
+                Some(artifacts.share()),
                 Path::new(GUEST_SHARE),
                 false,
                 ctx.clone(),
             ),
         )];
-        // A build without lib/ loads nothing from it.
-        if lib.is_dir() {
-            trees.push((
-                PathBuf::from(GUEST_LIB),
-                HostTree::new(lib, None, Path::new(GUEST_LIB), false, ctx.clone()),
-            ));
-        }
+        trees.push((
+            PathBuf::from(GUEST_LIB),
+            HostTree::new(
+                installed.join("lib"),
+                lib.is_dir().then_some(lib),
+                Path::new(GUEST_LIB),
+                false,
+                ctx.clone(),
+            ),
+        ));
         trees.push((
             PathBuf::from(GUEST_DATA),
             HostTree::new(
@@ -158,6 +164,14 @@ impl GuestFs {
             ctx,
             trees,
         })
+    }
+
+    /// The tree mounted as the guest's `$libdir`, if there is one.
+    pub fn lib_tree(&self) -> Option<HostTree> {
+        self.trees
+            .iter()
+            .find(|(guest, _)| guest == Path::new(GUEST_LIB))
+            .map(|(_, tree)| tree.clone())
     }
 
     /// Whether wasix's file imports must be wrapped (see `imports.rs`):

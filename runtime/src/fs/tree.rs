@@ -58,6 +58,20 @@ impl HostTree {
         }
     }
 
+    /// The host file the guest sees at `path` (relative to the mount),
+    /// symlinks followed.
+    pub fn host_file(&self, path: &Path) -> io::Result<PathBuf> {
+        let (p, found) = self.inner.resolve(&TreePath::parse(path)?)?;
+        match found {
+            Found::Upper(_) => Ok(self.inner.layers.upper(&p)),
+            Found::Lower(_) => self
+                .inner
+                .layers
+                .lower(&p)
+                .ok_or_else(|| os_error(libc::ENOENT)),
+        }
+    }
+
     /// Syncs directory `path` of this tree for the guest's fsync on it. A
     /// directory only the lower layer has was never changed: nothing to do.
     pub fn sync_dir(&self, path: &Path) -> io::Result<()> {
