@@ -1,8 +1,9 @@
-//! Session state a client of a native server can count on, kept by the
-//! embedded backend: settings stored with ALTER DATABASE/ROLE ... SET, and
-//! RESET SESSION AUTHORIZATION back to the login user, also between the
-//! clients that share the one backend. (Both found missing by
-//! `cargo xtask regress`: patches 0009 and 0010.)
+//! What a client of a native server can count on, kept by the embedded
+//! backend although it starts the way single-user mode does: settings
+//! stored with ALTER DATABASE/ROLE ... SET, RESET SESSION AUTHORIZATION
+//! back to the login user (also between the clients that share the one
+//! backend), event triggers, and normal OIDs for new objects. (All found
+//! missing by `cargo xtask regress`: patches 0009 and 0010.)
 
 use pglite_oxide::Pglite;
 
@@ -69,4 +70,30 @@ async fn one_clients_session_authorization_stays_its_own() {
     b.batch_execute("CREATE ROLE regress_other").await.unwrap();
     a.batch_execute("RESET SESSION AUTHORIZATION").await.unwrap();
     assert_eq!(user(a.query_one(who, &[]).await.unwrap()), "postgres");
+}
+
+#[test]
+fn event_triggers_fire_and_new_objects_get_normal_oids() {
+    let mut db = Pglite::temporary().unwrap();
+    db.batch_execute(
+        "CREATE TABLE ddl_log (tag text);
+         CREATE FUNCTION log_ddl() RETURNS event_trigger LANGUAGE plpgsql
+             AS $$ BEGIN INSERT INTO ddl_log VALUES (tg_tag); END $$;
+         CREATE EVENT TRIGGER log_ddl ON ddl_command_end EXECUTE FUNCTION log_ddl();
+         CREATE TABLE later (x int)",
+    )
+    .unwrap();
+    let tags: Vec<String> = db
+        .query("SELECT tag FROM ddl_log", &[])
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(tags, ["CREATE TABLE"]);
+    // 16384: FirstNormalObjectId, below which objects count as built-in.
+    let oid: i64 = db
+        .query_one("SELECT 'later'::regclass::oid::int8", &[])
+        .unwrap()
+        .get(0);
+    assert!(oid >= 16384, "user table got OID {oid}");
 }

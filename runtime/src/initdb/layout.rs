@@ -249,12 +249,14 @@ const POSTGRESQL_AUTO_CONF: &str = "\
 const PG_HBA_CONF: &str = "\
 # pg_hba.conf, written by pglite-oxide's initdb.
 #
-# The embedded backend listens on no socket: its only clients come through
-# the host program, which decides who may connect. Local connections are
-# therefore trusted.
+# The embedded backend listens on no socket and reads no rule here: its
+# only clients come through the host program, which decides who may
+# connect (PgliteServer's password, for one). The one rule says so. It is a
+# host rule because this build has no Unix-domain sockets, for which a
+# local rule would be an error in pg_hba_file_rules.
 #
 # TYPE  DATABASE        USER            ADDRESS                 METHOD
-local   all             all                                     trust
+host    all             all             all                     trust
 ";
 
 const PG_IDENT_CONF: &str = "\
