@@ -14,16 +14,16 @@ pub(crate) mod embedded {
 
     const RUNTIME: EmbeddedArchive = EmbeddedArchive {
         name: "runtime",
-        sha256: "c157c82de5be7ce8603167717db6f02fc49660f7a339fd8f785e95e435f00ad4",
-        size: 2919384,
+        sha256: "c8c99d5385bc47565aee437d9cfb15bc81dfc655dae05d7b879804594a5a9035",
+        size: 3033154,
         bytes: include_bytes!("../artifacts/runtime.tar.zst"),
         placement: Placement::Unpack(""),
     };
 
     const TEMPLATE: EmbeddedArchive = EmbeddedArchive {
         name: "template",
-        sha256: "d32a537a4eb1f190a4e12dba1d31f1890964d191415d79adde37ea27bf9e4950",
-        size: 1412093,
+        sha256: "4b3b066cca60873a053b48b84c700b329dec78f756a3f189ae8d21f1af242137",
+        size: 1412265,
         bytes: include_bytes!("../artifacts/template.tar.zst"),
         placement: Placement::File("template.tar.zst"),
     };
@@ -34,8 +34,8 @@ pub(crate) mod embedded {
         TEMPLATE,
         EmbeddedArchive {
             name: "aot-x86_64-unknown-linux-gnu-postgres",
-            sha256: "c44584171e391eab61bb593ea8067c9afc47626925a18732f0e3c02779d6a587",
-            size: 5412564,
+            sha256: "4926e2115acf1d5242993be01ad1546cc2f248eef6be563ea182b107a7e0c926",
+            size: 5573632,
             bytes: pglite_aot_x86_64_unknown_linux_gnu::POSTGRES,
             placement: Placement::Unpack("aot/x86_64-unknown-linux-gnu"),
         },

@@ -85,7 +85,7 @@ const ROWS_PER_INSERT: i64 = 200;
 
 fn insert_batch(db: &mut Pglite, batch: i64) -> Result<u64, Error> {
     db.execute(
-        "INSERT INTO t SELECT $1 * 1000 + g, repeat(md5(g::text), 16) \
+        "INSERT INTO t SELECT $1::int8 * 1000 + g, repeat(md5(g::text), 16) \
          FROM generate_series(1, $2::int8) g",
         &[&batch, &ROWS_PER_INSERT],
     )
