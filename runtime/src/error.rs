@@ -32,6 +32,14 @@ pub enum Error {
     /// after a Terminate message).
     #[error("the backend exited with code {code}{}", stderr_suffix(stderr))]
     Exited { code: i32, stderr: String },
+    /// A program of the build (pg_dump, pg_restore) exited with a code
+    /// other than 0; `stderr` is what it reported.
+    #[error("{program} exited with code {code}{}", stderr_suffix(stderr))]
+    ProgramFailed {
+        program: &'static str,
+        code: i32,
+        stderr: String,
+    },
     /// The backend crashed: a trap, e.g. after a PANIC (abort).
     #[error("the backend crashed: {trap}{}", stderr_suffix(stderr))]
     Crashed { trap: String, stderr: String },
