@@ -34,7 +34,7 @@ pub enum Error {
     Exited { code: i32, stderr: String },
     /// A program of the build (pg_dump, pg_restore) exited with a code
     /// other than 0; `stderr` is what it reported.
-    #[error("{program} exited with code {code}{}", stderr_suffix(stderr))]
+    #[error("{program} exited with code {code}{}", program_report(stderr))]
     ProgramFailed {
         program: &'static str,
         code: i32,
@@ -83,6 +83,20 @@ fn stderr_suffix(stderr: &str) -> String {
     } else {
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         format!("; its log ends:\n{}", tail.join("\n"))
+    }
+}
+
+/// A program's error report: from its first `error:` line (PostgreSQL's
+/// frontend programs write `name: error: ...`, then details such as the
+/// failed command), else the end of what it wrote.
+fn program_report(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    match lines.iter().position(|line| line.contains(": error: ")) {
+        Some(start) => {
+            let report = &lines[start..(start + 10).min(lines.len())];
+            format!(": {}", report.join("\n"))
+        }
+        None => stderr_suffix(stderr),
     }
 }
 

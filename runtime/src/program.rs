@@ -3,14 +3,19 @@
 //! streams that the caller feeds and drains, and client connections opened
 //! through a [`ClientConnector`] instead of sockets.
 //!
-//! The guest sees no host files: its filesystem is an empty one in memory.
+//! The guest sees no host files: its filesystem is one in memory, holding
+//! only an empty file where its executable would be (PostgreSQL's programs
+//! look themselves up from argv\[0\], and complain when they are not
+//! found).
 //! The program runs on a thread of its own while the calling thread moves
 //! the caller's input to its stdin, or its stdout to the caller's output,
 //! so neither needs to be `Send`.
 
 use std::io::{Read, Write};
-use std::sync::mpsc;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
 
+use virtual_fs::FileSystem;
 use wasmer::{FunctionEnv, Instance, Store};
 use wasmer_wasix::{WasiEnvBuilder, WasiError, WasiFunctionEnv};
 
@@ -162,15 +167,17 @@ fn run(
     let module_error = |e: &dyn std::fmt::Display| Error::Module(format!("{name}: {e}"));
     // Whatever happens below, the caller's pump must see the streams end.
     let _close = CloseOnDrop(stdin.clone(), stdout.clone());
+    let executable = format!("/pglite/bin/{name}");
     let mut store = Store::new(engine::engine().clone());
-    let env = WasiEnvBuilder::new(name)
+    let mut builder = WasiEnvBuilder::new(&executable)
         .args(args)
         .stdin(Box::new(stdin))
         .stdout(Box::new(stdout))
         .stderr(Box::new(stderr.clone()))
         .engine(engine::engine().clone())
-        .build()
-        .map_err(|e| module_error(&e))?;
+        .fs(guest_fs(&executable).map_err(|e| module_error(&e))?);
+    builder.add_preopen_dir("/").map_err(|e| module_error(&e))?;
+    let env = builder.build().map_err(|e| module_error(&e))?;
     let mut wasi = WasiFunctionEnv::new(&mut store, env);
     let mut imports = wasi
         .import_object(&mut store, module)
@@ -205,6 +212,19 @@ fn run(
         trap: format!("{name}: {trap}"),
         stderr: stderr.text(),
     })
+}
+
+/// A filesystem in memory with an empty file at `executable`.
+fn guest_fs(executable: &str) -> virtual_fs::Result<Arc<dyn FileSystem + Send + Sync>> {
+    let fs = virtual_fs::mem_fs::FileSystem::default();
+    let path = Path::new(executable);
+    let mut dir = PathBuf::from("/");
+    for part in path.parent().into_iter().flat_map(Path::components).skip(1) {
+        dir.push(part);
+        fs.create_dir(&dir)?;
+    }
+    fs.new_open_options().create(true).write(true).open(path)?;
+    Ok(Arc::new(fs))
 }
 
 /// Closes a program's stdin and stdout when dropped.
