@@ -26,7 +26,7 @@ pub enum Error {
     #[error("{what} failed verification: {problem}")]
     Integrity { what: String, problem: String },
     /// Wasmer could not compile, load or instantiate the module.
-    #[error("loading the backend module: {0}")]
+    #[error("loading a wasm module: {0}")]
     Module(String),
     /// The backend ended its process (it does so after a FATAL error and
     /// after a Terminate message).
