@@ -28,7 +28,27 @@ pub const WASMER_VERSION: &str = "7.4.2";
 /// headless (it can only load native code made ahead of time).
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(new_engine)
+    ENGINE.get_or_init(|| {
+        ensure_native_stack();
+        new_engine()
+    })
+}
+
+/// The native stack wasm code runs on. Wasmer's default (1 MiB) runs out
+/// long before PostgreSQL's own limit (`max_stack_depth`, 2 MB of the
+/// module's 8 MiB shadow stack) would stop a deep recursion with an
+/// ERROR: compiled frames keep on the native stack what the shadow stack
+/// does not hold. The backend then died instead of answering "stack depth
+/// limit exceeded". Reserved address space; only used pages cost memory.
+pub const NATIVE_STACK_SIZE: usize = 64 << 20;
+
+/// Raises Wasmer's process-wide stack size for wasm calls to
+/// [`NATIVE_STACK_SIZE`] (never lowers a larger one set by the embedder).
+fn ensure_native_stack() {
+    use wasmer::sys::vm::{get_stack_size, set_stack_size};
+    if get_stack_size() < NATIVE_STACK_SIZE {
+        set_stack_size(NATIVE_STACK_SIZE);
+    }
 }
 
 /// Set (to anything) to have the engine write `/tmp/perf-<pid>.map`, which

@@ -67,9 +67,7 @@ pub fn run(layout: &Layout, options: &AotOptions) -> Result<Vec<Compiled>> {
             .triple
             .parse()
             .map_err(|e| anyhow::anyhow!("target {}: {e}", target.triple))?;
-        if triple.architecture != host.architecture
-            || triple.operating_system != host.operating_system
-        {
+        if !runs_here(&triple) {
             println!(
                 "{}: skipped (this machine is {host}; its code could not be tested here)",
                 target.triple
@@ -133,6 +131,37 @@ pub fn run(layout: &Layout, options: &AotOptions) -> Result<Vec<Compiled>> {
         }
     }
     Ok(compiled)
+}
+
+/// Whether code for `triple` can be loaded and tested on this machine.
+pub fn runs_here(triple: &Triple) -> bool {
+    let host = Triple::host();
+    triple.architecture == host.architecture && triple.operating_system == host.operating_system
+}
+
+/// Native code for `wasm` for this machine's target of
+/// `recipes/targets.toml` with the recipe's engine, written to
+/// `<dir>/<triple>/<module>.wasmu`; `None` when no target runs here.
+pub fn compile_for_host(
+    layout: &Layout,
+    wasm: &[u8],
+    dir: &Path,
+    module: &str,
+) -> Result<Option<PathBuf>> {
+    let recipe = TargetsRecipe::load(&layout.recipe("targets.toml"))?;
+    for target in &recipe.target {
+        let triple: Triple = target
+            .triple
+            .parse()
+            .map_err(|e| anyhow::anyhow!("target {}: {e}", target.triple))?;
+        if runs_here(&triple) {
+            let (bytes, _) = compile(recipe.engine, target, &triple, wasm)?;
+            let path = artifact_path(dir, &target.triple, module);
+            write_atomically(&path, &bytes)?;
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
 }
 
 /// Everything an artifact depends on, and where it is.

@@ -292,3 +292,38 @@ fn build_once(
     progress.finish();
     outputs::collect(&run.dir, &run.out, &recipe.output)
 }
+
+/// Runs the steps of `recipe` named in `names` (in the recipe's order) in
+/// an existing, already built tree `dir`, with logs under `logs`: how a
+/// variant of a finished build (`cargo xtask regress`) redoes only the
+/// steps its change affects.
+pub(crate) fn rerun_steps(
+    layout: &Layout,
+    recipe: &BuildRecipe,
+    dir: &Path,
+    logs: &Path,
+    names: &[&str],
+) -> Result<()> {
+    let sources = SourcesRecipe::load(&layout.recipe("sources.toml"))?;
+    let source = sources.get(&recipe.source.name)?;
+    let run = BuildRun {
+        dir: dir.to_path_buf(),
+        out: dir.join("out"),
+        logs: logs.to_path_buf(),
+    };
+    let (_, steps) = plan_steps(layout, recipe, source, &run)?;
+    let steps: Vec<_> = steps
+        .into_iter()
+        .filter(|(name, _)| names.contains(name))
+        .collect();
+    ensure!(
+        steps.len() == names.len(),
+        "the recipe has no step named one of {names:?}"
+    );
+    let progress = Progress::new(steps.len());
+    for (name, command) in steps {
+        progress.run(name, command, &logs.join(format!("{name}.log")))?;
+    }
+    progress.finish();
+    Ok(())
+}

@@ -41,6 +41,9 @@ commands:
   bench speed [--quick] [--reps N] [--peer-sql DIR]
                                the speed suite (SQLite speedtest family) through
                                SQLx: our server, direct API, native PG; ratios
+  regress [TEST...]            PostgreSQL's regression suite (parallel_schedule)
+                               against PgliteServer through psql; expected
+                               failures in regress/expected-failures.toml
   test [ARGS...]               toolchain (if missing), fetch, build, aot,
                                template, then `cargo test --workspace ARGS...`
                                on the build output
@@ -76,6 +79,7 @@ fn run(args: &[String]) -> Result<()> {
             xtask::bench::engine_worker(&layout, std::path::Path::new(path))
         }
         ["bench", suite, flags @ ..] => xtask::bench::run(&layout, suite, flags),
+        ["regress", rest @ ..] => xtask::regress::run(&layout, rest),
         ["test", rest @ ..] => xtask::test::run(
             &layout,
             &rest.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
