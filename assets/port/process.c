@@ -152,6 +152,14 @@ waitpid(pid_t pid, int *status, int options)
 	return -1;
 }
 
+pid_t
+wait(int *status)
+{
+	(void) status;
+	errno = ECHILD;
+	return -1;
+}
+
 FILE *
 popen(const char *command, const char *mode)
 {

@@ -9,11 +9,15 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::engine::ModuleFiles;
 use crate::receipt::Verification;
 use crate::{Error, Result};
 
 /// The file name of the backend's AOT code under `aot/<triple>/`.
 pub(crate) const AOT_MODULE_FILE: &str = "postgres.wasmu";
+
+/// The module holding pg_dump and pg_restore, beside `postgres.wasm`.
+pub(crate) const PG_DUMP_MODULE: &str = "pg_dump";
 
 /// Names a directory of artifacts; [`Artifacts::new`] reads it.
 pub const ARTIFACTS_ENV: &str = "PGLITE_OXIDE_ARTIFACTS";
@@ -98,6 +102,37 @@ impl Artifacts {
 
     pub fn wasm(&self) -> PathBuf {
         self.dir.join("postgres.wasm")
+    }
+
+    pub(crate) fn backend_files(&self) -> ModuleFiles {
+        ModuleFiles {
+            wasm: self.wasm(),
+            aot: self.aot.clone(),
+        }
+    }
+
+    /// The module `<name>.wasm` of a program built beside the backend, and
+    /// its AOT code `aot/<triple>/<name>.wasmu` if there is any.
+    pub(crate) fn program_files(&self, name: &str) -> Result<ModuleFiles> {
+        let wasm = self.dir.join(format!("{name}.wasm"));
+        if !wasm.is_file() {
+            return Err(Error::Artifacts {
+                problem: format!(
+                    "{name}.wasm is missing: these artifacts were built without it; \
+                     run `cargo xtask build`"
+                ),
+                dir: self.dir.clone(),
+            });
+        }
+        let aot = crate::generated::AOT_TARGET
+            .map(|triple| {
+                self.dir
+                    .join("aot")
+                    .join(triple)
+                    .join(format!("{name}.wasmu"))
+            })
+            .filter(|path| path.is_file());
+        Ok(ModuleFiles { wasm, aot })
     }
 
     pub fn share(&self) -> PathBuf {

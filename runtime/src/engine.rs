@@ -1,6 +1,7 @@
-//! One Wasmer engine per process, and the backend module it runs.
+//! One Wasmer engine per process, and the modules it runs: the backend and
+//! the programs built beside it (pg_dump).
 //!
-//! The module comes, in order of preference, from:
+//! A module comes, in order of preference, from:
 //! 1. ahead-of-time native code ([`Artifacts::aot`]): deserialized by an
 //!    engine that needs no compiler, in milliseconds;
 //! 2. with the `cranelift` feature, a compilation of the wasm module made
@@ -82,14 +83,33 @@ pub const fn can_compile() -> bool {
 /// The backend module of `artifacts`, loaded once per process (waiting for
 /// a [`preload`] under way).
 pub fn module(artifacts: &Artifacts) -> Result<Module> {
-    if let Some(module) = slot(artifacts).get_or_init(|| load(artifacts).ok()) {
+    module_of(&artifacts.backend_files())
+}
+
+/// The module in `files`, loaded once per process.
+pub(crate) fn module_of(files: &ModuleFiles) -> Result<Module> {
+    if let Some(module) = slot(files).get_or_init(|| load(files).ok()) {
         return Ok(module.clone());
     }
     // It failed: forget it, and load again here to report why.
     if let Ok(mut slots) = slots().lock() {
-        slots.remove(&module_key(artifacts));
+        slots.remove(&files.key());
     }
-    load(artifacts)
+    load(files)
+}
+
+/// A wasm module and its native code for this host, if there is any.
+#[derive(Debug, Clone)]
+pub(crate) struct ModuleFiles {
+    pub wasm: PathBuf,
+    pub aot: Option<PathBuf>,
+}
+
+impl ModuleFiles {
+    /// What identifies the module in this process.
+    fn key(&self) -> PathBuf {
+        self.aot.as_ref().unwrap_or(&self.wasm).clone()
+    }
 }
 
 /// Starts loading the module of `artifacts` on another thread, once per
@@ -98,15 +118,15 @@ pub fn module(artifacts: &Artifacts) -> Result<Module> {
 /// data directory, reading a started-backend image); [`module`] waits for
 /// it.
 pub fn preload(artifacts: &Artifacts) {
-    let slot = slot(artifacts);
+    let files = artifacts.backend_files();
+    let slot = slot(&files);
     if slot.get().is_some() {
         return;
     }
-    let artifacts = artifacts.clone();
     let spawned = std::thread::Builder::new()
         .name("pglite-module".into())
         .spawn(move || {
-            slot.get_or_init(|| load(&artifacts).ok());
+            slot.get_or_init(|| load(&files).ok());
         });
     if let Err(err) = spawned {
         tracing::debug!(%err, "no thread to preload the module: it loads when needed");
@@ -121,8 +141,8 @@ fn slots() -> &'static Mutex<HashMap<PathBuf, Slot>> {
     SLOTS.get_or_init(Default::default)
 }
 
-fn slot(artifacts: &Artifacts) -> Slot {
-    let key = module_key(artifacts);
+fn slot(files: &ModuleFiles) -> Slot {
+    let key = files.key();
     match slots().lock() {
         Ok(mut slots) => slots.entry(key).or_default().clone(),
         // Poisoned (a panic while inserting): a slot of its own still works.
@@ -132,11 +152,11 @@ fn slot(artifacts: &Artifacts) -> Slot {
 
 /// What identifies the backend module of `artifacts` in this process.
 pub(crate) fn module_key(artifacts: &Artifacts) -> PathBuf {
-    artifacts.aot().unwrap_or(&artifacts.wasm()).to_path_buf()
+    artifacts.backend_files().key()
 }
 
-fn load(artifacts: &Artifacts) -> Result<Module> {
-    if let Some(aot) = artifacts.aot() {
+fn load(files: &ModuleFiles) -> Result<Module> {
+    if let Some(aot) = &files.aot {
         match deserialize(aot) {
             Ok(module) => return Ok(module),
             // Code for a CPU this one is not (missing CPU features): fall
@@ -152,7 +172,7 @@ fn load(artifacts: &Artifacts) -> Result<Module> {
             }
         }
     }
-    compile(&artifacts.wasm())
+    compile(&files.wasm)
 }
 
 /// Loads a serialized module (see [`Module::serialize`]).

@@ -26,12 +26,20 @@ pub enum Error {
     #[error("{what} failed verification: {problem}")]
     Integrity { what: String, problem: String },
     /// Wasmer could not compile, load or instantiate the module.
-    #[error("loading the backend module: {0}")]
+    #[error("loading a wasm module: {0}")]
     Module(String),
     /// The backend ended its process (it does so after a FATAL error and
     /// after a Terminate message).
     #[error("the backend exited with code {code}{}", stderr_suffix(stderr))]
     Exited { code: i32, stderr: String },
+    /// A program of the build (pg_dump, pg_restore) exited with a code
+    /// other than 0; `stderr` is what it reported.
+    #[error("{program} exited with code {code}{}", program_report(stderr))]
+    ProgramFailed {
+        program: &'static str,
+        code: i32,
+        stderr: String,
+    },
     /// The backend crashed: a trap, e.g. after a PANIC (abort).
     #[error("the backend crashed: {trap}{}", stderr_suffix(stderr))]
     Crashed { trap: String, stderr: String },
@@ -78,6 +86,20 @@ fn stderr_suffix(stderr: &str) -> String {
     } else {
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         format!("; its log ends:\n{}", tail.join("\n"))
+    }
+}
+
+/// A program's error report: from its first `error:` line (PostgreSQL's
+/// frontend programs write `name: error: ...`, then details such as the
+/// failed command), else the end of what it wrote.
+fn program_report(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    match lines.iter().position(|line| line.contains(": error: ")) {
+        Some(start) => {
+            let report = &lines[start..(start + 10).min(lines.len())];
+            format!(": {}", report.join("\n"))
+        }
+        None => stderr_suffix(stderr),
     }
 }
 

@@ -25,7 +25,7 @@ pub(crate) use crate::fs::{GUEST_DATA, GUEST_EXECUTABLE};
 /// drives the timers while a guest waits; it is shared by every instance in
 /// the process and never dropped, so a session may also end inside an async
 /// context.
-fn tokio_runtime() -> Result<&'static tokio::runtime::Runtime> {
+pub(crate) fn tokio_runtime() -> Result<&'static tokio::runtime::Runtime> {
     static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
@@ -220,7 +220,7 @@ impl BackendInstance {
 /// per thread); the backend's I/O then waits on tokio futures in a loop of
 /// its own that never yields to that task's scheduler, so an exhausted
 /// budget would make every wait pending forever.
-fn outside_coop_budget<R>(call: impl FnOnce() -> R) -> R {
+pub(crate) fn outside_coop_budget<R>(call: impl FnOnce() -> R) -> R {
     let mut call = Some(call);
     let once = std::future::poll_fn(move |_| Poll::Ready(call.take().map(|call| call())));
     let mut task = std::pin::pin!(tokio::task::unconstrained(once));

@@ -11,10 +11,13 @@
 //!   copy-on-write ([`TemporaryRoot`]) or copied.
 //! - [`BackendSession`]: one backend for one data directory; frontend
 //!   protocol bytes in, backend protocol bytes out.
+//! - [`run_program`]: pg_dump and pg_restore, run to completion, their
+//!   connections served by the host ([`ClientConnector`]).
 
 mod archive;
 mod artifacts;
 mod cancel;
+mod client_io;
 mod control;
 mod datadir_lock;
 mod dylink;
@@ -31,6 +34,8 @@ mod initdb;
 mod instance;
 #[cfg(feature = "cranelift")]
 mod module_cache;
+mod program;
+mod program_stdio;
 mod receipt;
 mod reproducible;
 mod roots;
@@ -45,12 +50,14 @@ pub mod bench;
 pub use archive::{pack_root, unpack_root};
 pub use artifacts::{Artifacts, ARTIFACTS_ENV};
 pub use cancel::CancelHandle;
+pub use client_io::{ClientConnector, ClientStream};
 pub use datadir_lock::{DataDirLock, LOCK_FILE};
 pub use embedded::CACHE_DIR_ENV;
 pub use error::{Error, PG_MAJOR};
 pub use extension::Extension;
 pub use fs::SyncCounts;
 pub use initdb::{initdb, InitOptions};
+pub use program::{run_program, Program, ProgramIo};
 pub use receipt::Verification;
 pub use roots::{
     cache_dir, create_data_dir_from_template, lower_layer, TemplateCache, TemporaryRoot,

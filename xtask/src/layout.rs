@@ -22,6 +22,11 @@ pub struct Layout {
 /// module, independent of where the repository and the cache live.
 pub const FIXED_BUILD_ROOT: &str = "/var/tmp/pglite-oxide/build";
 
+/// Builds somewhere else than [`FIXED_BUILD_ROOT`] (an experiment beside
+/// the main build on a shared machine). PostgreSQL records the other path:
+/// such a build's outputs differ from the committed ones.
+pub const BUILD_ROOT_ENV: &str = "PGLITE_OXIDE_BUILD_ROOT";
+
 /// An exclusive lock on part of the work directory (see [`Layout::lock`]).
 pub struct WorkLock {
     _file: std::fs::File,
@@ -47,7 +52,10 @@ impl Layout {
             _ => workspace.join("target"),
         };
         let mut layout = Self::new(workspace, target.join("pglite"));
-        layout.build_root = PathBuf::from(FIXED_BUILD_ROOT);
+        layout.build_root = match std::env::var_os(BUILD_ROOT_ENV) {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => PathBuf::from(FIXED_BUILD_ROOT),
+        };
         Ok(layout)
     }
 

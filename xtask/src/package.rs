@@ -1,6 +1,7 @@
 //! `cargo xtask package`: the committed artifacts, from the build outputs.
 //!
-//! - `runtime/artifacts/runtime.tar.zst`: `postgres.wasm`, `share/`, `lib/`;
+//! - `runtime/artifacts/runtime.tar.zst`: `postgres.wasm`, `pg_dump.wasm`,
+//!   `share/`, `lib/`;
 //! - `runtime/artifacts/template.tar.zst`: the template data directory (the
 //!   archive `cargo xtask template` made, as it is);
 //! - `crates/aot-<triple>/artifacts/<module>.wasmu.tar.zst`: AOT code;
@@ -26,7 +27,7 @@ use crate::manifest::{
 use crate::recipes::{TargetsRecipe, ToolchainRecipe};
 
 /// The runtime archive's top-level entries in the build output.
-const RUNTIME_ROOTS: [&str; 3] = ["postgres.wasm", "share", "lib"];
+const RUNTIME_ROOTS: [&str; 4] = ["postgres.wasm", "pg_dump.wasm", "share", "lib"];
 
 pub fn run(layout: &Layout, verify: bool) -> Result<()> {
     let targets = TargetsRecipe::load(&layout.recipe("targets.toml"))?;

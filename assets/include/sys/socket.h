@@ -1,5 +1,7 @@
-/* pglite-oxide: the socket calls PostgreSQL's postmaster code names. The
- * WASI backend never opens a socket; each call fails (see port/socket.c). */
+/* pglite-oxide: the socket calls PostgreSQL's postmaster and libpq code
+ * names. The WASI backend never opens a socket; each call fails (see
+ * port/network.c). libpq's connections go through the host instead
+ * (pglite/client.h). */
 #ifndef PGLITE_SYS_SOCKET_H
 #define PGLITE_SYS_SOCKET_H
 #include_next <sys/socket.h>
@@ -9,6 +11,9 @@
 #endif
 #ifndef SO_REUSEADDR
 #define SO_REUSEADDR 2
+#endif
+#ifndef SO_ERROR
+#define SO_ERROR 4
 #endif
 
 int			socket(int domain, int type, int protocol);

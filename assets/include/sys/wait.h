@@ -12,4 +12,5 @@
 #define WIFSTOPPED(s) 0
 
 pid_t		waitpid(pid_t pid, int *status, int options);
+pid_t		wait(int *status);
 #endif

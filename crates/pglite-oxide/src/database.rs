@@ -182,6 +182,15 @@ impl Pglite {
     pub(crate) fn backend(&self) -> &Arc<Backend> {
         &self.backend
     }
+
+    pub(crate) fn artifacts(&self) -> &Artifacts {
+        &self.artifacts
+    }
+
+    /// This client's identity at the backend.
+    pub(crate) fn session_id(&self) -> crate::backend::ClientId {
+        self.session.id
+    }
 }
 
 impl Pglite {

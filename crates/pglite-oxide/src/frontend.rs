@@ -20,6 +20,7 @@ use crate::auth::{self, Verifier};
 use crate::backend::{Backend, ClientId};
 use crate::error::{Error, Result};
 use crate::settings;
+use crate::sql_prepare;
 
 const SSL_REQUEST: i32 = 80877103;
 const GSSENC_REQUEST: i32 = 80877104;
@@ -146,6 +147,7 @@ where
         }),
         output,
         statements: HashSet::new(),
+        sql_statements: HashSet::new(),
         copy_prepared: false,
         shutdown,
     };
@@ -167,6 +169,8 @@ struct Connection {
     output: mpsc::Sender<Vec<u8>>,
     /// Prepared statements the client made (backend names).
     statements: HashSet<Vec<u8>>,
+    /// Names the client gave SQL-level PREPAREs ([`crate::sql_prepare`]).
+    sql_statements: HashSet<Vec<u8>>,
     /// Whether the client ever prepared SQL that mentions COPY: its
     /// Execute messages may then start a COPY FROM STDIN.
     copy_prepared: bool,
@@ -217,6 +221,10 @@ impl Connection {
                     break;
                 }
                 track(&mut self.statements, &frame);
+                if frame[0] == b'Q' {
+                    self.sql_statements
+                        .extend(sql_prepare::prepared_name(cstr(&frame[5..])));
+                }
                 copy_may_start |= may_start_copy(&frame, &mut self.copy_prepared);
                 batch.extend_from_slice(&frame);
                 match inbox.try_next() {
@@ -281,10 +289,11 @@ impl Connection {
     }
 
     /// Leaves the backend as the next client expects it: the client's open
-    /// transaction rolled back, its prepared statements closed.
+    /// transaction rolled back, its prepared statements closed (SQL-level
+    /// ones too).
     async fn clean_up(&mut self) {
         let holds = self.backend.holder() == Some(self.client);
-        if !holds && self.statements.is_empty() {
+        if !holds && self.statements.is_empty() && self.sql_statements.is_empty() {
             return;
         }
         let mut frontend = BytesMut::new();
@@ -301,6 +310,11 @@ impl Connection {
             put_message(&mut frontend, b'C', &body);
         }
         put_message(&mut frontend, b'S', &[]);
+        // One Query each: deallocating a name the client deallocated
+        // itself fails alone.
+        for name in self.sql_statements.drain() {
+            put_message(&mut frontend, b'Q', &sql_prepare::deallocate(&name));
+        }
         let backend = self.backend.clone();
         let client = self.client;
         let cleaned =

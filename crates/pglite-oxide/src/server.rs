@@ -12,6 +12,7 @@
 //! Its API is synchronous: [`ServerBuilder::start`] returns once the
 //! sockets listen, [`PgliteServer::shutdown`] once the backend is closed.
 
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use tokio::task::JoinSet;
 use crate::auth::Verifier;
 use crate::backend::Backend;
 use crate::database::{Builder, Pglite};
+use crate::dump::{DumpFormat, DumpOptions, RestoreOptions};
 use crate::error::{Error, Result};
 
 /// The port a Unix socket is named after when there is no TCP listener
@@ -120,6 +122,46 @@ impl PgliteServer {
     /// The data directory.
     pub fn data_dir(&self) -> Option<&Path> {
         self.running.as_ref().map(|r| r.db.data_dir())
+    }
+
+    /// A plain SQL dump of the database, as [`Pglite::dump_sql`] makes it:
+    /// pg_dump runs in this process and reaches the backend through an
+    /// in-memory pipe, not through the server's sockets.
+    pub fn dump_sql(&self, options: &DumpOptions) -> Result<String> {
+        let mut out = Vec::new();
+        self.dump_sql_to(options, &mut out)?;
+        String::from_utf8(out)
+            .map_err(|e| Error::Protocol(format!("pg_dump wrote something not UTF-8: {e}")))
+    }
+
+    /// [`dump_sql`](Self::dump_sql), streamed to `out`.
+    pub fn dump_sql_to(&self, options: &DumpOptions, mut out: impl Write) -> Result<()> {
+        let running = self.running()?;
+        let handle = running.runtime.handle().clone();
+        running
+            .db
+            .dump(options, DumpFormat::Plain, &mut out, Some(handle))
+    }
+
+    /// A custom-format archive, as [`Pglite::dump_archive`] makes it.
+    pub fn dump_archive(&self, options: &DumpOptions, mut out: impl Write) -> Result<()> {
+        let running = self.running()?;
+        let handle = running.runtime.handle().clone();
+        running
+            .db
+            .dump(options, DumpFormat::Custom, &mut out, Some(handle))
+    }
+
+    /// Restores a custom-format archive, as [`Pglite::restore_archive`]
+    /// does.
+    pub fn restore_archive(&self, archive: impl Read, options: &RestoreOptions) -> Result<()> {
+        let running = self.running()?;
+        let handle = running.runtime.handle().clone();
+        running.db.restore(archive, options, Some(handle))
+    }
+
+    fn running(&self) -> Result<&Running> {
+        self.running.as_ref().ok_or(Error::Closed { reason: None })
     }
 
     /// Stops accepting connections, lets running exchanges finish (up to
