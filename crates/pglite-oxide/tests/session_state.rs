@@ -8,11 +8,15 @@
 use pglite_oxide::Pglite;
 
 fn show(db: &mut Pglite, setting: &str) -> String {
-    db.query_one(&format!("SHOW {setting}"), &[]).unwrap().get(0)
+    db.query_one(&format!("SHOW {setting}"), &[])
+        .unwrap()
+        .get(0)
 }
 
 fn session_user(db: &mut Pglite) -> String {
-    db.query_one("SELECT session_user::text", &[]).unwrap().get(0)
+    db.query_one("SELECT session_user::text", &[])
+        .unwrap()
+        .get(0)
 }
 
 #[test]
@@ -64,11 +68,16 @@ async fn one_clients_session_authorization_stays_its_own() {
     let user = |row: tokio_postgres::Row| row.get::<_, String>(0);
     let who = "SELECT session_user::text";
     assert_eq!(user(b.query_one(who, &[]).await.unwrap()), "postgres");
-    assert_eq!(user(a.query_one(who, &[]).await.unwrap()), "regress_someone");
+    assert_eq!(
+        user(a.query_one(who, &[]).await.unwrap()),
+        "regress_someone"
+    );
     // The unprivileged role cannot do what b, the superuser, may.
     assert!(a.batch_execute("CREATE ROLE regress_other").await.is_err());
     b.batch_execute("CREATE ROLE regress_other").await.unwrap();
-    a.batch_execute("RESET SESSION AUTHORIZATION").await.unwrap();
+    a.batch_execute("RESET SESSION AUTHORIZATION")
+        .await
+        .unwrap();
     assert_eq!(user(a.query_one(who, &[]).await.unwrap()), "postgres");
 }
 
