@@ -14,16 +14,16 @@ pub(crate) mod embedded {
 
     const RUNTIME: EmbeddedArchive = EmbeddedArchive {
         name: "runtime",
-        sha256: "c8c99d5385bc47565aee437d9cfb15bc81dfc655dae05d7b879804594a5a9035",
-        size: 3033154,
+        sha256: "2cac13667fb9ca09fd532a300c9e8093e397e2b628fbe6ac2bc8cec59dfa2825",
+        size: 3268844,
         bytes: include_bytes!("../artifacts/runtime.tar.zst"),
         placement: Placement::Unpack(""),
     };
 
     const TEMPLATE: EmbeddedArchive = EmbeddedArchive {
         name: "template",
-        sha256: "4b3b066cca60873a053b48b84c700b329dec78f756a3f189ae8d21f1af242137",
-        size: 1412265,
+        sha256: "8de96fce643f7ee154e5aea6a31649c4e8eda9af01391b3427898444d2cbe0bd",
+        size: 1412261,
         bytes: include_bytes!("../artifacts/template.tar.zst"),
         placement: Placement::File("template.tar.zst"),
     };
@@ -34,9 +34,16 @@ pub(crate) mod embedded {
         TEMPLATE,
         EmbeddedArchive {
             name: "aot-x86_64-unknown-linux-gnu-postgres",
-            sha256: "4926e2115acf1d5242993be01ad1546cc2f248eef6be563ea182b107a7e0c926",
-            size: 5573632,
+            sha256: "dba8f3f4656c0d422fe2b44a0ec9ec0c1f09b77e010eaf8eaffcbe4a34a4b165",
+            size: 5573349,
             bytes: pglite_aot_x86_64_unknown_linux_gnu::POSTGRES,
+            placement: Placement::Unpack("aot/x86_64-unknown-linux-gnu"),
+        },
+        EmbeddedArchive {
+            name: "aot-x86_64-unknown-linux-gnu-pg_dump",
+            sha256: "1221370442ed7c7efe63ffc9cc0395c5b0ced509d090c23b004ce5219c331d81",
+            size: 507172,
+            bytes: pglite_aot_x86_64_unknown_linux_gnu::PG_DUMP,
             placement: Placement::Unpack("aot/x86_64-unknown-linux-gnu"),
         },
     ];

@@ -9,3 +9,6 @@
 
 /// `postgres.wasmu`, a serialized Wasmer module, in a `.tar.zst` archive.
 pub const POSTGRES: &[u8] = include_bytes!("../artifacts/postgres.wasmu.tar.zst");
+
+/// `pg_dump.wasmu`, a serialized Wasmer module, in a `.tar.zst` archive.
+pub const PG_DUMP: &[u8] = include_bytes!("../artifacts/pg_dump.wasmu.tar.zst");
