@@ -26,7 +26,7 @@ fn database_and_role_settings_hold_in_the_next_session() {
     let mut db = Pglite::open(&path).unwrap();
     db.batch_execute(
         "ALTER DATABASE postgres SET datestyle = 'SQL, DMY';
-         ALTER ROLE postgres SET search_path = 'app, public'",
+         ALTER ROLE postgres SET search_path = app, public",
     )
     .unwrap();
     db.close().unwrap();
