@@ -196,13 +196,13 @@ fn a_plain_dump_loads_into_native_postgresql_and_dumps_the_same_there() {
     let file = dir.path().join("dump.sql");
     std::fs::write(&file, &dump).unwrap();
 
-    let native = native::NativeServer::start();
-    let mut psql = native.client("psql");
+    let native = native::server();
+    let mut psql = native.client("psql").unwrap();
     psql.args(["--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1"])
         .args(["--dbname", "postgres", "--file"])
         .arg(&file);
     native::run_ok(psql);
-    let mut pg_dump = native.client("pg_dump");
+    let mut pg_dump = native.client("pg_dump").unwrap();
     pg_dump.args(["--dbname", "postgres", "--restrict-key", RESTRICT_KEY]);
     let native_dump = native::run_ok(pg_dump);
     assert_same(&without_versions(&native_dump), &without_versions(&dump));

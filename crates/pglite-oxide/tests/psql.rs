@@ -12,9 +12,8 @@ use pglite_oxide::PgliteServer;
 
 /// Debian's PostgreSQL 15 psql, else whichever psql is on the PATH.
 fn psql_binary() -> PathBuf {
-    let debian = Path::new("/usr/lib/postgresql/15/bin/psql");
-    if debian.is_file() {
-        return debian.to_path_buf();
+    if let Ok(debian) = native_postgres::program("psql") {
+        return debian;
     }
     let on_path = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)

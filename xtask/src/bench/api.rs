@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use crate::layout::Layout;
-use crate::native::NativePostgres;
+use native_postgres::NativePostgres;
 
 /// The CPU benchmarks pin client and servers to: round trips across two
 /// CPUs of these VMs cost several times more than on one.

@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 
 use super::median;
 use crate::layout::Layout;
-use crate::native::NativePostgres;
+use native_postgres::NativePostgres;
 
 /// Runs of each measurement (the medians are over these).
 pub const RUNS: usize = 10;

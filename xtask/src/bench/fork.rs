@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::{bail, Result};
 
 use crate::layout::Layout;
-use crate::native::NativePostgres;
+use native_postgres::NativePostgres;
 
 pub fn run(layout: &Layout) -> Result<()> {
     let example = super::build_example(layout, "fork_bench", &[])?;

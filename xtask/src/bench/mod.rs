@@ -15,11 +15,11 @@
 //!   ([`speed`]).
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::layout::Layout;
+use crate::workspace_build::Program;
 
 mod anatomy;
 mod api;
@@ -93,32 +93,7 @@ fn build_example_configured(
     release: bool,
     configs: &[&str],
 ) -> Result<PathBuf> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let profile = if release { "release" } else { "dev" };
-    let mut command = Command::new(&cargo);
-    command
-        .current_dir(&layout.workspace)
-        .args(["build", "--quiet", "--profile", profile])
-        // The whole workspace's feature set, as `cargo test --workspace`
-        // builds it: building one package alone would unify other features
-        // and rebuild the Wasmer stack (minutes on two cores).
-        .args(["--workspace", "--example", name]);
-    for config in configs {
-        command.args(["--config", config]);
-    }
-    if !features.is_empty() {
-        command.args(["--features", &features.join(",")]);
-    }
-    if !command.status()?.success() {
-        bail!("building the {name} example failed");
-    }
-    Ok(layout
-        .work
-        .parent()
-        .context("work dir has no parent")?
-        .join(if release { "release" } else { "debug" })
-        .join("examples")
-        .join(name))
+    crate::workspace_build::build(layout, Program::Example(name), features, release, configs)
 }
 
 /// The median of `values` (sorted in place); 0 for none.

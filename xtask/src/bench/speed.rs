@@ -36,7 +36,7 @@ use anyhow::{bail, Context, Result};
 use super::median;
 use super::speed_sql;
 use crate::layout::Layout;
-use crate::native::NativePostgres;
+use native_postgres::NativePostgres;
 
 /// Measured runs of the suite per system (after one unmeasured run each).
 pub const DEFAULT_REPS: usize = 5;

@@ -13,11 +13,9 @@ mod variant;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::layout::Layout;
 use runner::{Outcome, Runner};
@@ -29,11 +27,18 @@ pub fn run(layout: &Layout, args: &[&str]) -> Result<()> {
     if let Some(flag) = args.iter().find(|a| a.starts_with('-')) {
         bail!("unknown flag `{flag}`\n{USAGE}");
     }
-    let psql = find_psql()?;
+    // Debian's psql 15, the client pg_regress runs.
+    let psql = native_postgres::program("psql")?;
     crate::assets::build_outputs(layout)?;
     let artifacts = variant::build(layout)?;
     let tests_dir = variant::tests_dir(layout);
-    let proxy = build_proxy(layout)?;
+    let proxy = crate::workspace_build::build(
+        layout,
+        crate::workspace_build::Program::Bin("pglite-proxy"),
+        &[],
+        false,
+        &[],
+    )?;
 
     let schedule = schedule::parse(&std::fs::read_to_string(
         tests_dir.join("parallel_schedule"),
@@ -184,29 +189,4 @@ impl Report {
         }
         Ok(())
     }
-}
-
-/// Debian's psql (postgresql-client-15), the client pg_regress runs.
-fn find_psql() -> Result<PathBuf> {
-    let debian = Path::new("/usr/lib/postgresql/15/bin/psql");
-    if debian.is_file() {
-        return Ok(debian.to_path_buf());
-    }
-    bail!("psql 15 is not installed: apt-get install postgresql-client-15")
-}
-
-/// Builds `pglite-proxy` with the workspace's feature set (as
-/// `cargo test --workspace` builds it, so Wasmer is not rebuilt).
-fn build_proxy(layout: &Layout) -> Result<PathBuf> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(&layout.workspace)
-        .args(["build", "--quiet", "--workspace", "--bin", "pglite-proxy"])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("building pglite-proxy failed");
-    }
-    let target = layout.work.parent().context("work dir has no parent")?;
-    Ok(target.join("debug").join("pglite-proxy"))
 }

@@ -1,5 +1,11 @@
-//! A native PostgreSQL 15 (Debian's `postgresql-15`) started on a temporary
-//! directory, for benchmarks that compare against it in the same run.
+//! Debian's native PostgreSQL 15, for pglite-oxide's benchmarks (which
+//! compare against it in the same run) and tests (which load dumps into it
+//! and run its client programs): a server started on a temporary
+//! directory, and the client programs (`psql`, `pg_dump`) isolated from the
+//! caller's environment.
+//!
+//! `apt-get install postgresql-15` brings both; `postgresql-client-15`
+//! only the client programs.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -11,7 +17,37 @@ use anyhow::{bail, Context, Result};
 use bytes::BytesMut;
 use postgres_protocol::message::{backend, frontend};
 
-const BIN: &str = "/usr/lib/postgresql/15/bin";
+/// Where Debian installs PostgreSQL 15's programs.
+pub const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// The path of an installed program of PostgreSQL 15 (`psql`, `pg_dump`,
+/// `postgres`), or an error saying what to install.
+pub fn program(name: &str) -> Result<PathBuf> {
+    let path = Path::new(BIN).join(name);
+    if !path.is_file() {
+        bail!(
+            "{} is not installed: install PostgreSQL 15 with `apt-get install postgresql-15` \
+             (Debian bookworm)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// A client program isolated from the caller's environment: no PG*
+/// variables, no psqlrc, no password file.
+pub fn client(name: &str) -> Result<Command> {
+    let mut command = Command::new(program(name)?);
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("PG") {
+            command.env_remove(var);
+        }
+    }
+    command
+        .env("PGPASSFILE", "/nonexistent/pgpass")
+        .env("PSQLRC", "/nonexistent/psqlrc");
+    Ok(command)
+}
 
 /// A running native server; stopped on drop.
 pub struct NativePostgres {
@@ -154,6 +190,19 @@ impl NativePostgres {
     /// The directory holding the server's Unix socket.
     pub fn socket_dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
+    }
+
+    /// A client program ([`client`]) connected to this server as
+    /// `postgres` (trust authentication).
+    pub fn client(&self, name: &str) -> Result<Command> {
+        let mut command = client(name)?;
+        command.arg("--host").arg(self.dir.path()).args([
+            "--port",
+            &self.port.to_string(),
+            "--username",
+            "postgres",
+        ]);
+        Ok(command)
     }
 }
 
