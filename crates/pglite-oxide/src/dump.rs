@@ -120,12 +120,7 @@ impl DumpOptions {
             (self.clean, "--clean"),
             (self.if_exists, "--if-exists"),
         ];
-        args.extend(
-            flags
-                .iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, f)| f.to_string()),
-        );
+        args.extend(switches(&flags));
         for (option, patterns) in [
             ("--schema", &self.schemas),
             ("--exclude-schema", &self.exclude_schemas),
@@ -137,6 +132,22 @@ impl DumpOptions {
         }
         args
     }
+}
+
+/// The command-line switches that are on.
+fn switches<'a>(flags: &'a [(bool, &str)]) -> impl Iterator<Item = String> + 'a {
+    flags
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, switch)| switch.to_string())
+}
+
+/// The text of a plain dump that `dump` writes.
+pub(crate) fn sql_text(dump: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<String> {
+    let mut out = Vec::new();
+    dump(&mut out)?;
+    String::from_utf8(out)
+        .map_err(|e| Error::Protocol(format!("pg_dump wrote something not UTF-8: {e}")))
 }
 
 /// What pg_dump writes.
@@ -209,12 +220,7 @@ impl RestoreOptions {
             (self.clean, "--clean"),
             (self.if_exists, "--if-exists"),
         ];
-        args.extend(
-            flags
-                .iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, f)| f.to_string()),
-        );
+        args.extend(switches(&flags));
         args
     }
 }
@@ -229,10 +235,7 @@ impl Pglite {
     /// [`Builder::busy_timeout`](crate::Builder::busy_timeout)). Fails at
     /// once if this client is inside a transaction.
     pub fn dump_sql(&self, options: &DumpOptions) -> Result<String> {
-        let mut out = Vec::new();
-        self.dump_sql_to(options, &mut out)?;
-        String::from_utf8(out)
-            .map_err(|e| Error::Protocol(format!("pg_dump wrote something not UTF-8: {e}")))
+        sql_text(|out| self.dump_sql_to(options, out))
     }
 
     /// [`dump_sql`](Self::dump_sql), streamed to `out`.

@@ -128,36 +128,33 @@ impl PgliteServer {
     /// pg_dump runs in this process and reaches the backend through an
     /// in-memory pipe, not through the server's sockets.
     pub fn dump_sql(&self, options: &DumpOptions) -> Result<String> {
-        let mut out = Vec::new();
-        self.dump_sql_to(options, &mut out)?;
-        String::from_utf8(out)
-            .map_err(|e| Error::Protocol(format!("pg_dump wrote something not UTF-8: {e}")))
+        crate::dump::sql_text(|out| self.dump_sql_to(options, out))
     }
 
     /// [`dump_sql`](Self::dump_sql), streamed to `out`.
     pub fn dump_sql_to(&self, options: &DumpOptions, mut out: impl Write) -> Result<()> {
-        let running = self.running()?;
-        let handle = running.runtime.handle().clone();
-        running
-            .db
-            .dump(options, DumpFormat::Plain, &mut out, Some(handle))
+        let (db, handle) = self.program_host()?;
+        db.dump(options, DumpFormat::Plain, &mut out, Some(handle))
     }
 
     /// A custom-format archive, as [`Pglite::dump_archive`] makes it.
     pub fn dump_archive(&self, options: &DumpOptions, mut out: impl Write) -> Result<()> {
-        let running = self.running()?;
-        let handle = running.runtime.handle().clone();
-        running
-            .db
-            .dump(options, DumpFormat::Custom, &mut out, Some(handle))
+        let (db, handle) = self.program_host()?;
+        db.dump(options, DumpFormat::Custom, &mut out, Some(handle))
     }
 
     /// Restores a custom-format archive, as [`Pglite::restore_archive`]
     /// does.
     pub fn restore_archive(&self, archive: impl Read, options: &RestoreOptions) -> Result<()> {
+        let (db, handle) = self.program_host()?;
+        db.restore(archive, options, Some(handle))
+    }
+
+    /// The database and the server's runtime, which serves a program's
+    /// connections (pg_dump, pg_restore).
+    fn program_host(&self) -> Result<(&Pglite, tokio::runtime::Handle)> {
         let running = self.running()?;
-        let handle = running.runtime.handle().clone();
-        running.db.restore(archive, options, Some(handle))
+        Ok((&running.db, running.runtime.handle().clone()))
     }
 
     fn running(&self) -> Result<&Running> {
