@@ -3,19 +3,17 @@
 //! `pglite` imports.
 
 use std::future::Future;
-use std::io;
 use std::path::Path;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use virtual_fs::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf, VirtualFile};
 use wasmer::{Function, FunctionEnv, Instance, Memory, Store};
 use wasmer_wasix::{WasiEnvBuilder, WasiError, WasiFunctionEnv};
 
 use crate::artifacts::Artifacts;
 use crate::fs::{wrap_file_imports, DataLayers, Durability, FsContext, GuestFs, GuestFsEnv};
 use crate::host_io::{define_imports, HostIo};
+use crate::stdio::Capture;
 use crate::{dylink, engine, roots, Error, Result};
 
 pub(crate) use crate::fs::{GUEST_DATA, GUEST_EXECUTABLE};
@@ -231,91 +229,5 @@ pub(crate) fn outside_coop_budget<R>(call: impl FnOnce() -> R) -> R {
         Poll::Ready(Some(result)) => result,
         // poll_fn is ready on its first poll, and polled only once.
         _ => unreachable!("a ready future was pending"),
-    }
-}
-
-/// A guest output stream collected in memory (the backend's log).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("capture poisoned")).into_owned()
-    }
-}
-
-impl AsyncWrite for Capture {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.0
-            .lock()
-            .expect("capture poisoned")
-            .extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncRead for Capture {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        _: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncSeek for Capture {
-    fn start_seek(self: Pin<&mut Self>, _: io::SeekFrom) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-
-    fn poll_complete(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<u64>> {
-        Poll::Ready(Ok(0))
-    }
-}
-
-impl VirtualFile for Capture {
-    fn last_accessed(&self) -> u64 {
-        0
-    }
-
-    fn last_modified(&self) -> u64 {
-        0
-    }
-
-    fn created_time(&self) -> u64 {
-        0
-    }
-
-    fn size(&self) -> u64 {
-        0
-    }
-
-    fn set_len(&mut self, _: u64) -> virtual_fs::Result<()> {
-        Err(virtual_fs::FsError::PermissionDenied)
-    }
-
-    fn unlink(&mut self) -> virtual_fs::Result<()> {
-        Ok(())
-    }
-
-    fn poll_read_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        Poll::Ready(Ok(0))
-    }
-
-    fn poll_write_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        Poll::Ready(Ok(8192))
     }
 }

@@ -35,13 +35,13 @@ mod instance;
 #[cfg(feature = "cranelift")]
 mod module_cache;
 mod program;
-mod program_stdio;
 mod receipt;
 mod reproducible;
 mod roots;
 mod session;
 mod snapshot;
 mod started_image;
+mod stdio;
 
 #[cfg(feature = "stock-fs-bench")]
 #[doc(hidden)]

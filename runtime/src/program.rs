@@ -21,8 +21,8 @@ use wasmer_wasix::{WasiEnvBuilder, WasiError, WasiFunctionEnv};
 
 use crate::artifacts::{Artifacts, PG_DUMP_MODULE};
 use crate::client_io::{define_client_imports, ClientConnector, ClientIo};
-use crate::instance::{outside_coop_budget, tokio_runtime, Capture};
-use crate::program_stdio::{ChannelInput, ChannelOutput};
+use crate::instance::{outside_coop_budget, tokio_runtime};
+use crate::stdio::{Capture, ChannelInput, ChannelOutput};
 use crate::{engine, Error, Result};
 
 /// Chunks in flight between the caller and a program's stdin or stdout.

@@ -1,6 +1,8 @@
-//! A program's stdin and stdout as channels to the calling thread (see
-//! [`crate::program`]). Both are closed explicitly when the program ends,
-//! so the caller's side never waits for a program that is gone.
+//! The guest's standard streams: output collected in memory (the
+//! backend's log, a program's stderr), and a program's stdin and stdout as
+//! channels to the calling thread (see [`crate::program`]). The channels
+//! are closed explicitly when the program ends, so the caller's side never
+//! waits for a program that is gone.
 
 use std::io;
 use std::pin::Pin;
@@ -9,6 +11,48 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use virtual_fs::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf, VirtualFile};
+
+/// A guest output stream collected in memory (the backend's log).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("capture poisoned")).into_owned()
+    }
+}
+
+impl AsyncWrite for Capture {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.0
+            .lock()
+            .expect("capture poisoned")
+            .extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for Capture {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
 
 /// stdout: each write is a chunk for the caller, waiting while the caller
 /// is behind. Writes fail with `BrokenPipe` once the caller stopped taking
@@ -144,8 +188,9 @@ impl AsyncWrite for ChannelInput {
     }
 }
 
-/// Neither stream can seek: pg_dump and pg_restore then neither write nor
-/// expect data offsets in a custom-format archive.
+/// No stream can seek (pg_dump and pg_restore then neither write nor
+/// expect data offsets in a custom-format archive), nor has a size or
+/// times.
 macro_rules! stream_file {
     ($type:ty) => {
         impl AsyncSeek for $type {
@@ -200,5 +245,6 @@ macro_rules! stream_file {
     };
 }
 
+stream_file!(Capture);
 stream_file!(ChannelOutput);
 stream_file!(ChannelInput);
