@@ -130,19 +130,27 @@ pub struct Output {
     pub to: String,
 }
 
-fn load<T: DeserializeOwned>(path: &Path) -> Result<T> {
+/// Reads, parses and checks a recipe.
+fn load<T: DeserializeOwned>(path: &Path, validate: impl Fn(&T) -> Result<()>) -> Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    let recipe = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    validate(&recipe).with_context(|| format!("invalid {}", path.display()))?;
+    Ok(recipe)
+}
+
+/// A name made of lowercase letters, digits and `_` (a module's, an
+/// extension's, a part of a target triple).
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 impl SourcesRecipe {
     pub fn load(path: &Path) -> Result<Self> {
-        let recipe: Self = load(path)?;
-        recipe
-            .validate()
-            .with_context(|| format!("invalid {}", path.display()))?;
-        Ok(recipe)
+        load(path, Self::validate)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -182,11 +190,7 @@ impl SourcesRecipe {
 
 impl ToolchainRecipe {
     pub fn load(path: &Path) -> Result<Self> {
-        let recipe: Self = load(path)?;
-        recipe
-            .validate()
-            .with_context(|| format!("invalid {}", path.display()))?;
-        Ok(recipe)
+        load(path, Self::validate)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -239,11 +243,7 @@ impl ToolchainRecipe {
 
 impl BuildRecipe {
     pub fn load(path: &Path) -> Result<Self> {
-        let recipe: Self = load(path)?;
-        recipe
-            .validate()
-            .with_context(|| format!("invalid {}", path.display()))?;
-        Ok(recipe)
+        load(path, Self::validate)
     }
 
     /// The backend recipe at `path` with the extensions of `extensions`

@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{ensure, Context, Result};
 use serde::Deserialize;
 
-use super::{check_relative, load, BuildRecipe, Output, Step};
+use super::{check_relative, is_identifier, load, BuildRecipe, Output, Step};
 
 /// What names an extension in `build.argv` and `build.outputs`.
 const NAME: &str = "{extension}";
@@ -56,11 +56,7 @@ pub struct ExtensionPlan {
 
 impl ExtensionsRecipe {
     pub fn load(path: &Path) -> Result<Self> {
-        let recipe: Self = load(path)?;
-        recipe
-            .validate()
-            .with_context(|| format!("invalid {}", path.display()))?;
-        Ok(recipe)
+        load(path, Self::validate)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -70,10 +66,7 @@ impl ExtensionsRecipe {
         for extension in &self.extension {
             let name = &extension.name;
             ensure!(
-                !name.is_empty()
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                is_identifier(name),
                 "extension name {name:?} must be [a-z0-9_]"
             );
             ensure!(seen.insert(name), "extension {name} listed twice");

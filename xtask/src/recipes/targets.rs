@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, ensure, Result};
 use serde::Deserialize;
 
 /// A Wasmer compiler that can produce AOT code.
@@ -80,11 +80,7 @@ impl AotTarget {
 
 impl TargetsRecipe {
     pub fn load(path: &Path) -> Result<Self> {
-        let recipe: Self = super::load(path)?;
-        recipe
-            .validate()
-            .with_context(|| format!("invalid {}", path.display()))?;
-        Ok(recipe)
+        super::load(path, Self::validate)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -93,11 +89,7 @@ impl TargetsRecipe {
         let mut names = BTreeSet::new();
         for module in &self.module {
             ensure!(
-                !module.name.is_empty()
-                    && module
-                        .name
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                super::is_identifier(&module.name),
                 "module name {:?}: lowercase letters, digits and `_` only",
                 module.name
             );
@@ -117,12 +109,7 @@ impl TargetsRecipe {
         for target in &self.target {
             let parts: Vec<&str> = target.triple.split('-').collect();
             ensure!(
-                parts.len() >= 3
-                    && parts.iter().all(|p| {
-                        !p.is_empty()
-                            && p.chars()
-                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-                    }),
+                parts.len() >= 3 && parts.iter().all(|p| super::is_identifier(p)),
                 "target {:?} is not a target triple",
                 target.triple
             );
