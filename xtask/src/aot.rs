@@ -63,10 +63,7 @@ pub fn run(layout: &Layout, options: &AotOptions) -> Result<Vec<Compiled>> {
     let host = Triple::host();
     let mut compiled = Vec::new();
     for target in &recipe.target {
-        let triple: Triple = target
-            .triple
-            .parse()
-            .map_err(|e| anyhow::anyhow!("target {}: {e}", target.triple))?;
+        let triple = parse_triple(target)?;
         if !runs_here(&triple) {
             println!(
                 "{}: skipped (this machine is {host}; its code could not be tested here)",
@@ -139,6 +136,13 @@ pub fn run(layout: &Layout, options: &AotOptions) -> Result<Vec<Compiled>> {
     Ok(compiled)
 }
 
+fn parse_triple(target: &AotTarget) -> Result<Triple> {
+    target
+        .triple
+        .parse()
+        .map_err(|e| anyhow::anyhow!("target {}: {e}", target.triple))
+}
+
 /// Whether code for `triple` can be loaded and tested on this machine.
 pub fn runs_here(triple: &Triple) -> bool {
     let host = Triple::host();
@@ -156,10 +160,7 @@ pub fn compile_for_host(
 ) -> Result<Option<PathBuf>> {
     let recipe = TargetsRecipe::load(&layout.recipe("targets.toml"))?;
     for target in &recipe.target {
-        let triple: Triple = target
-            .triple
-            .parse()
-            .map_err(|e| anyhow::anyhow!("target {}: {e}", target.triple))?;
+        let triple = parse_triple(target)?;
         if runs_here(&triple) {
             let (bytes, _) = compile(recipe.engine, target, &triple, wasm)?;
             let path = artifact_path(dir, &target.triple, module);

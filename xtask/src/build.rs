@@ -294,16 +294,16 @@ fn build_once(
     outputs::collect(&run.dir, &run.out, &recipe.output)
 }
 
-/// Runs the steps of `recipe` named in `names` (in the recipe's order) in
-/// an existing, already built tree `dir`, with logs under `logs`: how a
-/// variant of a finished build (`cargo xtask regress`) redoes only the
-/// steps its change affects.
+/// Runs the steps of `recipe` from `first` to `last` (inclusive, in the
+/// recipe's order) in an existing, already built tree `dir`, with logs
+/// under `logs`: how a variant of a finished build (`cargo xtask regress`)
+/// redoes only the steps its change affects.
 pub(crate) fn rerun_steps(
     layout: &Layout,
     recipe: &BuildRecipe,
     dir: &Path,
     logs: &Path,
-    names: &[&str],
+    (first, last): (&str, &str),
 ) -> Result<()> {
     let sources = SourcesRecipe::load(&layout.recipe("sources.toml"))?;
     let source = sources.get(&recipe.source.name)?;
@@ -313,14 +313,19 @@ pub(crate) fn rerun_steps(
         logs: logs.to_path_buf(),
     };
     let (_, steps) = plan_steps(layout, recipe, source, &run)?;
+    let position = |wanted: &str| {
+        steps
+            .iter()
+            .position(|(name, _)| *name == wanted)
+            .with_context(|| format!("the recipe has no step named {wanted}"))
+    };
+    let range = position(first)?..=position(last)?;
+    ensure!(!range.is_empty(), "step {first} comes after step {last}");
     let steps: Vec<_> = steps
         .into_iter()
-        .filter(|(name, _)| names.contains(name))
+        .take(*range.end() + 1)
+        .skip(*range.start())
         .collect();
-    ensure!(
-        steps.len() == names.len(),
-        "the recipe has no step named one of {names:?}"
-    );
     let progress = Progress::new(steps.len());
     for (name, command) in steps {
         progress.run(name, command, &logs.join(format!("{name}.log")))?;

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -140,10 +140,10 @@ impl Runner {
         // between the statements that caused them.
         .stdout(output.try_clone()?)
         .stderr(output);
-        let child = psql.spawn().context("starting psql")?;
-        let finished = wait_bounded(child, TEST_TIMEOUT)?;
+        let mut child = psql.spawn().context("starting psql")?;
+        let finished = wait_bounded(&mut child, TEST_TIMEOUT)?;
         let stopped = server.stop();
-        if !finished {
+        if finished.is_none() {
             bail!(
                 "{test}: no result after {} s (psql killed)",
                 TEST_TIMEOUT.as_secs()
@@ -181,7 +181,7 @@ impl Runner {
     /// on a failure, the diff against the closest one.
     fn compare(&self, test: &str, result: &Path) -> Result<Outcome> {
         let mut best: Option<String> = None;
-        for expected in expected_files(&self.tests.join("expected"), test)? {
+        for expected in expected_files(&self.tests.join("expected"), test) {
             let output = Command::new("diff")
                 .args(["-w", "-U3"])
                 .arg(&expected)
@@ -215,7 +215,7 @@ impl Runner {
 
 /// `<test>.out` and its alternatives `<test>_N.out`, as pg_regress looks
 /// for them.
-fn expected_files(dir: &Path, test: &str) -> Result<Vec<PathBuf>> {
+fn expected_files(dir: &Path, test: &str) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let main = dir.join(format!("{test}.out"));
     if main.is_file() {
@@ -227,23 +227,23 @@ fn expected_files(dir: &Path, test: &str) -> Result<Vec<PathBuf>> {
             files.push(alternative);
         }
     }
-    Ok(files)
+    files
 }
 
-/// Waits for `child` up to `timeout`; kills it past that. Whether it
-/// finished by itself.
-fn wait_bounded(mut child: Child, timeout: Duration) -> Result<bool> {
+/// Waits for `child` up to `timeout`; kills it past that. Its exit
+/// status, or `None` when it had to be killed.
+fn wait_bounded(child: &mut Child, timeout: Duration) -> Result<Option<ExitStatus>> {
     let started = Instant::now();
     loop {
-        if child.try_wait()?.is_some() {
-            return Ok(true);
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
         }
         if started.elapsed() > timeout {
             let _ = child.kill();
             let _ = child.wait();
-            return Ok(false);
+            return Ok(None);
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -310,20 +310,10 @@ impl Server {
     fn stop(mut self) -> Result<()> {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                if !status.success() {
-                    bail!("the server exited with {status}");
-                }
-                return Ok(());
-            }
-            if started.elapsed() > SERVER_TIMEOUT {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                bail!("the server did not stop in {} s", SERVER_TIMEOUT.as_secs());
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        match wait_bounded(&mut self.child, SERVER_TIMEOUT)? {
+            Some(status) if status.success() => Ok(()),
+            Some(status) => bail!("the server exited with {status}"),
+            None => bail!("the server did not stop in {} s", SERVER_TIMEOUT.as_secs()),
         }
     }
 }
