@@ -20,7 +20,8 @@ use crate::{Error, Result};
 /// `~/.cache/pglite-oxide`, else a directory under the system's temp dir).
 pub const CACHE_DIR_ENV: &str = "PGLITE_OXIDE_CACHE_DIR";
 
-const RECEIPT_FILE: &str = "RECEIPT";
+/// In an unpacked directory: what it holds, written last.
+pub(crate) const RECEIPT_FILE: &str = "RECEIPT";
 
 /// One archive compiled into the binary.
 #[derive(Debug, Clone, Copy)]

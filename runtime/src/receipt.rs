@@ -131,6 +131,11 @@ impl Receipt {
         }
     }
 
+    /// The entry recorded for `path` (relative, `/` separated).
+    pub fn entry(&self, path: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.path == path)
+    }
+
     /// Checks the files under `root` against this receipt; the first
     /// problem found, if any, as a sentence.
     pub fn check(&self, root: &Path, level: Verification) -> Option<String> {

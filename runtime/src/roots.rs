@@ -25,6 +25,7 @@ use std::sync::{Mutex, OnceLock};
 use sha2::{Digest, Sha256};
 
 use crate::artifacts::Artifacts;
+use crate::receipt::Receipt;
 use crate::{Error, Result};
 
 /// The template's file name among the artifacts.
@@ -33,6 +34,10 @@ pub const TEMPLATE_FILE: &str = "template.tar.zst";
 /// In a copy-on-write root: the file holding the absolute path of its lower
 /// layer. The reserved prefix keeps it out of the guest's sight and reach.
 pub(crate) const LOWER_MARKER: &str = ".pglite-lower";
+
+/// The unpacked template's layout, part of its cache directory's name:
+/// 2 has holes for its zero blocks.
+const LAYOUT: &str = "v2";
 
 fn lower_marker(root: &Path) -> PathBuf {
     root.join(LOWER_MARKER)
@@ -51,12 +56,19 @@ impl TemplateCache {
             dir: artifacts.dir().to_path_buf(),
             problem: format!("no {TEMPLATE_FILE}; run `cargo xtask template`"),
         })?;
-        Self::open_archive(&archive)
+        let digest = receipt_digest(artifacts.dir(), &archive);
+        Self::open_archive_with(&archive, digest)
     }
 
     /// The template packed in `archive`, unpacked on first use into the
     /// user's cache directory (keyed by the archive's sha256).
     pub fn open_archive(archive: &Path) -> Result<Self> {
+        Self::open_archive_with(archive, None)
+    }
+
+    /// [`Self::open_archive`] for an archive whose sha256 is known from a
+    /// receipt checked by size: it is then read only to unpack it.
+    fn open_archive_with(archive: &Path, digest: Option<String>) -> Result<Self> {
         // Reading and hashing the archive costs about a millisecond per
         // database: an archive this process has seen, unchanged since (same
         // size and modification time), is known.
@@ -69,21 +81,34 @@ impl TemplateCache {
         if let Some(dir) = known.filter(|dir| dir.join("PG_VERSION").is_file()) {
             return Ok(Self { dir });
         }
-        let cache = Self::unpack_archive(archive)?;
+        let cache = Self::unpack_archive(archive, digest)?;
         if let Ok(mut opened) = opened.lock() {
             opened.insert(seen, cache.dir.clone());
         }
         Ok(cache)
     }
 
-    fn unpack_archive(archive: &Path) -> Result<Self> {
-        let bytes = fs::read(archive).map_err(|e| Error::io("reading", archive, e))?;
-        let digest = hex::encode(Sha256::digest(&bytes));
+    fn unpack_archive(archive: &Path, known: Option<String>) -> Result<Self> {
         let base = cache_dir().join("templates");
-        let dir = base.join(&digest);
-        if dir.join("PG_VERSION").is_file() {
+        let cached = |digest: &str| {
+            let dir = base.join(format!("{LAYOUT}-{digest}"));
+            dir.join("PG_VERSION").is_file().then_some(dir)
+        };
+        if let Some(dir) = known.as_deref().and_then(cached) {
             return Ok(Self { dir });
         }
+        let bytes = fs::read(archive).map_err(|e| Error::io("reading", archive, e))?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        if let Some(expected) = known.filter(|known| *known != digest) {
+            return Err(Error::Integrity {
+                what: archive.display().to_string(),
+                problem: format!("sha256 {digest}, its receipt says {expected}"),
+            });
+        }
+        if let Some(dir) = cached(&digest) {
+            return Ok(Self { dir });
+        }
+        let dir = base.join(format!("{LAYOUT}-{digest}"));
         fs::create_dir_all(&base).map_err(|e| Error::io("creating", &base, e))?;
         let partial = tempfile::Builder::new()
             .prefix(&format!("{digest}.partial-"))
@@ -91,6 +116,7 @@ impl TemplateCache {
             .map_err(|e| Error::io("creating a directory in", &base, e))?;
         let unpacked = partial.path().join("data");
         unpack(archive, &bytes, &unpacked)?;
+        punch_zeros_under(&unpacked)?;
         set_modes(&unpacked, 0o500, 0o400)?;
         match fs::rename(&unpacked, &dir) {
             Ok(()) => {}
@@ -229,6 +255,34 @@ fn unpack(archive: &Path, bytes: &[u8], dest: &Path) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Makes holes of the zero blocks of every file under `dir`: a temporary
+/// database copies a file up on its first write, holes and all, and the
+/// template's WAL segment is two-thirds a zero-filled tail.
+fn punch_zeros_under(dir: &Path) -> Result<()> {
+    for entry in fs::read_dir(dir).map_err(|e| Error::io("reading", dir, e))? {
+        let entry = entry.map_err(|e| Error::io("reading", dir, e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| Error::io("stat", &path, e))?;
+        if kind.is_dir() {
+            punch_zeros_under(&path)?;
+        } else if kind.is_file() {
+            crate::fs::sparse::punch_zeros(&path)
+                .map_err(|e| Error::io("making holes in", &path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The template's sha256 as the receipt of the artifacts in `dir` records
+/// it, if there is one and the archive has the size it records (the same
+/// check by size every unpacked artifact gets on use).
+fn receipt_digest(dir: &Path, archive: &Path) -> Option<String> {
+    let receipt = Receipt::read(&dir.join(crate::embedded::RECEIPT_FILE)).ok()??;
+    let entry = receipt.entry(TEMPLATE_FILE)?;
+    let size = fs::metadata(archive).ok()?.len();
+    (size == entry.size).then(|| entry.sha256.clone())
 }
 
 /// Sets every directory under `dir` (and `dir`) to `dir_mode`, every file

@@ -143,3 +143,23 @@ fn a_persistent_root_is_a_full_copy() {
     assert_eq!(scalar(&query(&mut session, "SELECT 1")), "1");
     session.shutdown().unwrap();
 }
+
+#[test]
+fn the_unpacked_template_stores_no_blocks_of_zeros() {
+    use std::os::unix::fs::MetadataExt;
+    let cache = TemplateCache::open(&support::artifacts()).unwrap();
+    // A WAL segment is 16 MB, mostly zeros: a temporary database copies it
+    // up on its first write, and copies holes for free.
+    let wal = cache.dir().join("pg_wal");
+    for entry in std::fs::read_dir(&wal).unwrap() {
+        let meta = entry.unwrap().metadata().unwrap();
+        if meta.is_file() {
+            assert!(
+                meta.blocks() * 512 < meta.len() / 2,
+                "{} of {} bytes allocated",
+                meta.blocks() * 512,
+                meta.len()
+            );
+        }
+    }
+}

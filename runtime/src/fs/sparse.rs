@@ -56,6 +56,66 @@ pub(crate) fn copy_punching_zeros(from: &Path, to: &Path, mode: u32) -> io::Resu
     dst.set_len(len)
 }
 
+/// Turns every block of zeros in the file at `path` into a hole, in place:
+/// for files unpacked once and copied up often (the template's WAL segment
+/// is mostly a zero-filled tail). A filesystem that cannot punch holes
+/// keeps the zeros; the file reads the same either way.
+pub(crate) fn punch_zeros(path: &Path) -> io::Result<()> {
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    let len = file.metadata()?.len();
+    let mut buf = vec![0u8; 256 * BLOCK];
+    let mut zeros: Option<u64> = None;
+    let mut at = 0u64;
+    while at < len {
+        let n = file.read_at(&mut buf, at)?;
+        if n == 0 {
+            break;
+        }
+        for (i, block) in buf[..n].chunks(BLOCK).enumerate() {
+            let offset = at + (i * BLOCK) as u64;
+            // Only whole blocks: a short last block keeps its bytes.
+            let zero = block.len() == BLOCK && block.iter().all(|&b| b == 0);
+            match (zero, zeros) {
+                (true, None) => zeros = Some(offset),
+                (false, Some(start)) => {
+                    zeros = None;
+                    if !punch(&file, start, offset - start)? {
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+        }
+        at += n as u64;
+    }
+    if let Some(start) = zeros {
+        punch(&file, start, at - start)?;
+    }
+    Ok(())
+}
+
+/// Deallocates `len` bytes at `at` (the size stays); `false` when the
+/// filesystem cannot.
+fn punch(file: &File, at: u64, len: u64) -> io::Result<bool> {
+    // SAFETY: fallocate on a descriptor we own; no memory is passed.
+    let done = unsafe {
+        libc::fallocate(
+            file.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            at as libc::off_t,
+            len as libc::off_t,
+        )
+    };
+    if done == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EOPNOTSUPP | libc::ENOSYS) => Ok(false),
+        _ => Err(err),
+    }
+}
+
 fn create(path: &Path, mode: u32) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
@@ -166,5 +226,30 @@ mod tests {
         copy_keeping_holes(&punched, &kept, 0o600).unwrap();
         assert_eq!(std::fs::read(&kept).unwrap(), expected);
         assert!(std::fs::metadata(&kept).unwrap().blocks() * 512 < 64 * 1024);
+    }
+
+    #[test]
+    fn punching_in_place_keeps_the_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("segment");
+        let file = create(&path, 0o600).unwrap();
+        // Data, written zeros, data in a block with zeros, written zeros to
+        // the end, and a short last block of zeros.
+        file.write_all_at(&[3u8; 5000], 0).unwrap();
+        file.write_all_at(&vec![0u8; 2 << 20], 5000).unwrap();
+        file.write_all_at(&[4u8; 10], 3 << 20).unwrap();
+        file.write_all_at(&vec![0u8; (5 << 20) + 100], (3 << 20) + 10)
+            .unwrap();
+        drop(file);
+        let expected = std::fs::read(&path).unwrap();
+        let before = std::fs::metadata(&path).unwrap().blocks();
+        punch_zeros(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
+        let after = std::fs::metadata(&path).unwrap().blocks() * 512;
+        assert!(
+            after < 64 * 1024,
+            "{after} bytes allocated, {} before",
+            before * 512
+        );
     }
 }
