@@ -27,6 +27,9 @@ pub const ARTIFACTS_ENV: &str = "PGLITE_OXIDE_ARTIFACTS";
 pub struct Artifacts {
     dir: PathBuf,
     aot: Option<PathBuf>,
+    /// The files were checked against a receipt (the embedded artifacts):
+    /// their native code loads without Wasmer validating it again.
+    verified: bool,
 }
 
 impl Artifacts {
@@ -52,7 +55,10 @@ impl Artifacts {
     /// do not match the manifest are an [`Error::Integrity`].
     pub fn embedded_with(verification: Verification) -> Result<Self> {
         let dir = crate::embedded::unpacked(verification)?;
-        Self::from_dir(dir)
+        Ok(Self {
+            verified: true,
+            ..Self::from_dir(dir)?
+        })
     }
 
     /// Artifacts in `dir`; checks that the module and share tree are there.
@@ -74,7 +80,11 @@ impl Artifacts {
         let aot = crate::generated::AOT_TARGET
             .map(|triple| dir.join("aot").join(triple).join(AOT_MODULE_FILE))
             .filter(|path| path.is_file());
-        Ok(Self { dir, aot })
+        Ok(Self {
+            dir,
+            aot,
+            verified: false,
+        })
     }
 
     /// The output directory of `cargo xtask build` for this workspace:
@@ -92,6 +102,7 @@ impl Artifacts {
     /// `cranelift` feature). For benchmarks and tests.
     pub fn with_aot(mut self, aot: Option<PathBuf>) -> Self {
         self.aot = aot;
+        self.verified = false;
         self
     }
 
@@ -108,6 +119,7 @@ impl Artifacts {
         ModuleFiles {
             wasm: self.wasm(),
             aot: self.aot.clone(),
+            verified: self.verified,
         }
     }
 
@@ -132,7 +144,11 @@ impl Artifacts {
                     .join(format!("{name}.wasmu"))
             })
             .filter(|path| path.is_file());
-        Ok(ModuleFiles { wasm, aot })
+        Ok(ModuleFiles {
+            wasm,
+            aot,
+            verified: self.verified,
+        })
     }
 
     pub fn share(&self) -> PathBuf {

@@ -103,6 +103,8 @@ pub(crate) fn module_of(files: &ModuleFiles) -> Result<Module> {
 pub(crate) struct ModuleFiles {
     pub wasm: PathBuf,
     pub aot: Option<PathBuf>,
+    /// `aot` was checked against a receipt ([`deserialize_verified`]).
+    pub verified: bool,
 }
 
 impl ModuleFiles {
@@ -157,7 +159,12 @@ pub(crate) fn module_key(artifacts: &Artifacts) -> PathBuf {
 
 fn load(files: &ModuleFiles) -> Result<Module> {
     if let Some(aot) = &files.aot {
-        match deserialize(aot) {
+        let loaded = if files.verified {
+            deserialize_verified(aot)
+        } else {
+            deserialize(aot)
+        };
+        match loaded {
             Ok(module) => return Ok(module),
             // Code for a CPU this one is not (missing CPU features): fall
             // back to compiling where that is possible.
@@ -175,13 +182,24 @@ fn load(files: &ModuleFiles) -> Result<Module> {
     compile(&files.wasm)
 }
 
-/// Loads a serialized module (see [`Module::serialize`]).
+/// Loads a serialized module (see [`Module::serialize`]) that may have been
+/// damaged since it was written (an extension's native code installed in a
+/// data directory): Wasmer validates its layout first.
 pub fn deserialize(file: &Path) -> std::result::Result<Module, String> {
-    // SAFETY: Wasmer's checked deserialization validates the archive's
-    // layout; the file is either ours from `cargo xtask aot` (shipped in an
-    // AOT crate and verified against the manifest when unpacked) or a cache
-    // entry this crate wrote and checks against its receipt first.
+    // SAFETY: the checked variant validates the archive before use.
     unsafe { Module::deserialize_from_file(engine(), file) }.map_err(|e| e.to_string())
+}
+
+/// Loads a serialized module that was checked against its receipt just
+/// before: native code from `cargo xtask aot` (its sha256 checked against
+/// the manifest when unpacked, its size on every use, every byte with
+/// `PGLITE_OXIDE_VERIFY=full`) or a compiled-module cache entry.
+pub(crate) fn deserialize_verified(file: &Path) -> std::result::Result<Module, String> {
+    // SAFETY: the file is ours and checked as above. Validating the layout
+    // again costs 10-15% of the load, which is a quarter of a cold start's
+    // critical path, and could not catch damage where it matters most
+    // anyway: in the machine code.
+    unsafe { Module::deserialize_from_file_unchecked(engine(), file) }.map_err(|e| e.to_string())
 }
 
 #[cfg(not(feature = "cranelift"))]

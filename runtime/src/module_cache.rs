@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use wasmer::Module;
 
-use crate::engine::{deserialize, engine, WASMER_VERSION};
+use crate::engine::{deserialize_verified, engine, WASMER_VERSION};
 use crate::receipt::{Entry, Receipt, Verification};
 use crate::{Error, Result};
 
@@ -58,7 +58,7 @@ fn load_entry(file: &Path) -> Option<Module> {
         Ok(Some(receipt)) => {
             let dir = file.parent()?;
             match receipt.check(dir, Verification::from_env()) {
-                None => match deserialize(file) {
+                None => match deserialize_verified(file) {
                     Ok(module) => return Some(module),
                     Err(err) => format!("Wasmer cannot load it: {err}"),
                 },
