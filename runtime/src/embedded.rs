@@ -72,7 +72,12 @@ pub(crate) fn unpacked(verification: Verification) -> Result<PathBuf> {
         let root = cache_root()
             .unwrap_or_else(|| std::env::temp_dir().join("pglite-oxide"))
             .join("artifacts");
-        let dir = unpack_into(&root, crate::generated::embedded::ARCHIVES, verification)?;
+        let dir = unpack_into(
+            &root,
+            crate::generated::embedded::ARCHIVES,
+            verification,
+            start_module_load,
+        )?;
         *done = Some((dir.clone(), verification));
         Ok(dir)
     }
@@ -105,9 +110,19 @@ pub(crate) fn unpack_into(
     root: &Path,
     archives: &[EmbeddedArchive],
     verification: Verification,
+    before_check: fn(&Path, &Receipt, Verification),
 ) -> Result<PathBuf> {
     let dir = root.join(bundle_name(archives));
-    match check(&dir, verification)? {
+    let receipt = Receipt::read(&dir.join(RECEIPT_FILE))?;
+    if let Some(receipt) = &receipt {
+        before_check(&dir, receipt, verification);
+    }
+    let problem = match receipt {
+        None if dir.exists() => Some("its receipt is missing or damaged".into()),
+        None => Some("not unpacked yet".into()),
+        Some(receipt) => receipt.check(&dir, verification),
+    };
+    match problem {
         None => return Ok(dir),
         Some(problem) if dir.exists() => {
             tracing::warn!(
@@ -138,6 +153,28 @@ pub(crate) fn unpack_into(
         }
     }
     Ok(dir)
+}
+
+/// Starts loading the backend's native code in `dir` before the rest is
+/// checked, when `receipt` vouches for that file as the check would (by
+/// size): the load takes longer than the check of 700 files, and overlaps
+/// it. A later problem elsewhere unpacks the same bytes again.
+fn start_module_load(dir: &Path, receipt: &Receipt, verification: Verification) {
+    let Some(triple) = crate::generated::AOT_TARGET else {
+        return;
+    };
+    let path = format!("aot/{triple}/{}", crate::artifacts::AOT_MODULE_FILE);
+    let aot = dir.join(&path);
+    let sound = receipt.entry(&path).is_some_and(|entry| {
+        std::fs::metadata(&aot).is_ok_and(|meta| meta.is_file() && meta.len() == entry.size)
+    });
+    if sound && verification == Verification::Sizes {
+        crate::engine::preload_files(crate::engine::ModuleFiles {
+            wasm: dir.join("postgres.wasm"),
+            aot: Some(aot),
+            verified: true,
+        });
+    }
 }
 
 /// The first problem with the unpacked directory, if any.
@@ -235,7 +272,7 @@ mod tests {
     fn unpacks_once_and_reuses() {
         let root = tempfile::tempdir().unwrap();
         let archives = archives();
-        let dir = unpack_into(root.path(), &archives, Verification::Full).unwrap();
+        let dir = unpack_into(root.path(), &archives, Verification::Full, |_, _, _| {}).unwrap();
         assert_eq!(
             std::fs::read(dir.join("share/postgres.bki")).unwrap(),
             b"bki"
@@ -250,7 +287,7 @@ mod tests {
         let marker = dir.join("marker");
         std::fs::write(&marker, "").unwrap();
         assert_eq!(
-            unpack_into(root.path(), &archives, Verification::Sizes).unwrap(),
+            unpack_into(root.path(), &archives, Verification::Sizes, |_, _, _| {}).unwrap(),
             dir
         );
         assert!(marker.exists(), "a sound directory is not unpacked again");
@@ -262,26 +299,26 @@ mod tests {
     fn damaged_caches_are_unpacked_again() {
         let root = tempfile::tempdir().unwrap();
         let archives = archives();
-        let dir = unpack_into(root.path(), &archives, Verification::Sizes).unwrap();
+        let dir = unpack_into(root.path(), &archives, Verification::Sizes, |_, _, _| {}).unwrap();
         let wasmu = dir.join("aot/x86_64-unknown-linux-gnu/postgres.wasmu");
 
         std::fs::write(&wasmu, b"nat").unwrap(); // truncated
-        unpack_into(root.path(), &archives, Verification::Sizes).unwrap();
+        unpack_into(root.path(), &archives, Verification::Sizes, |_, _, _| {}).unwrap();
         assert_eq!(std::fs::read(&wasmu).unwrap(), b"native");
 
         std::fs::write(&wasmu, b"NATIVE").unwrap(); // same size, other bytes
-        unpack_into(root.path(), &archives, Verification::Sizes).unwrap();
+        unpack_into(root.path(), &archives, Verification::Sizes, |_, _, _| {}).unwrap();
         assert_eq!(
             std::fs::read(&wasmu).unwrap(),
             b"NATIVE",
             "sizes cannot see it"
         );
-        unpack_into(root.path(), &archives, Verification::Full).unwrap();
+        unpack_into(root.path(), &archives, Verification::Full, |_, _, _| {}).unwrap();
         assert_eq!(std::fs::read(&wasmu).unwrap(), b"native", "hashes can");
 
         std::fs::remove_file(dir.join(RECEIPT_FILE)).unwrap();
         std::fs::remove_file(dir.join("postgres.wasm")).unwrap();
-        unpack_into(root.path(), &archives, Verification::Sizes).unwrap();
+        unpack_into(root.path(), &archives, Verification::Sizes, |_, _, _| {}).unwrap();
         assert!(dir.join("postgres.wasm").is_file());
     }
 
@@ -290,13 +327,15 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut archives = archives();
         archives[2].sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
-        let err = unpack_into(root.path(), &archives, Verification::Sizes).unwrap_err();
+        let err =
+            unpack_into(root.path(), &archives, Verification::Sizes, |_, _, _| {}).unwrap_err();
         assert!(matches!(err, Error::Integrity { .. }), "{err}");
         assert!(err.to_string().contains("`aot`"), "{err}");
 
         let mut archives = self::archives();
         archives[0] = archive("runtime", b"not zstd", Placement::Unpack(""));
-        let err = unpack_into(root.path(), &archives, Verification::Sizes).unwrap_err();
+        let err =
+            unpack_into(root.path(), &archives, Verification::Sizes, |_, _, _| {}).unwrap_err();
         assert!(err.to_string().contains("unpacking failed"), "{err}");
         let names: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
         assert!(

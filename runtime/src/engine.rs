@@ -120,7 +120,11 @@ impl ModuleFiles {
 /// data directory, reading a started-backend image); [`module`] waits for
 /// it.
 pub fn preload(artifacts: &Artifacts) {
-    let files = artifacts.backend_files();
+    preload_files(artifacts.backend_files());
+}
+
+/// [`preload`] for the module in `files`.
+pub(crate) fn preload_files(files: ModuleFiles) {
     let slot = slot(&files);
     if slot.get().is_some() {
         return;
