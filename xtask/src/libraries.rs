@@ -97,8 +97,13 @@ pub fn dry_run(layout: &Layout, sources: &SourcesRecipe) -> Result<usize> {
     let libraries = load_all(layout, sources)?;
     for library in &libraries {
         let source = sources.get(&library.recipe.source.name)?;
-        plan_steps(layout, &library.recipe, source, &place(layout, &library.name))
-            .with_context(|| format!("checking {}", library.path.display()))?;
+        plan_steps(
+            layout,
+            &library.recipe,
+            source,
+            &place(layout, &library.name),
+        )
+        .with_context(|| format!("checking {}", library.path.display()))?;
     }
     Ok(libraries.len())
 }
