@@ -26,11 +26,36 @@ pub struct BuildOptions {
 }
 
 /// One build: a build tree, where its outputs go, where its logs go.
-struct BuildRun {
-    dir: PathBuf,
-    out: PathBuf,
-    logs: PathBuf,
+pub(crate) struct BuildRun {
+    pub dir: PathBuf,
+    pub out: PathBuf,
+    pub logs: PathBuf,
 }
+
+/// What goes into a build tree's `src/` before the steps run.
+pub(crate) struct Prepare {
+    /// The source archive, extracted with its top directory stripped.
+    pub archive: PathBuf,
+    /// Debian's packaging tarball, whose `debian/patches/series` is applied
+    /// first, when the source says so (`debian_patches`).
+    pub debian: Option<PathBuf>,
+    /// Our patches, applied in order after Debian's.
+    pub patches: Vec<PathBuf>,
+}
+
+/// Extracts Debian's packaging tarball (`$1`) into the source tree and
+/// applies its quilt series in order with `patch -p1`.
+const DEBIAN_PATCHES: &str = r#"set -e
+tar -xf "$1" --no-same-owner
+sed -e 's/#.*//' debian/patches/series | while read -r patch options; do
+    [ -n "$patch" ] || continue
+    case "$options" in
+        ""|-p1) ;;
+        *) echo "debian/patches/series: unsupported options for $patch: $options" >&2; exit 1 ;;
+    esac
+    echo "applying $patch"
+    patch -p1 --forward --no-backup-if-mismatch -i "debian/patches/$patch"
+done"#;
 
 /// `cargo xtask build` with the installed toolchain's versions.
 pub fn run(layout: &Layout, options: &BuildOptions) -> Result<()> {
@@ -65,6 +90,8 @@ pub fn build(
     })?;
     let short = &fingerprint[..16];
     let _lock = layout.lock("build")?;
+    // The libraries extensions link, each only when its own inputs changed.
+    crate::libraries::build_all(layout, toolchain)?;
     let stamp = layout.stamps().join("build.fingerprint");
     let outputs_present = layout.out().is_dir()
         && recipe
@@ -84,7 +111,11 @@ pub fn build(
         .context("archive not in sources.toml")?;
     verify_files(&layout.sources(), std::slice::from_ref(archive))
         .context("source archive not fetched or corrupt: run `cargo xtask fetch`")?;
-    let archive = layout.sources().join(&archive.name);
+    let prepare = Prepare {
+        archive: layout.sources().join(&archive.name),
+        debian: None,
+        patches: sorted_patches(&layout.patches())?,
+    };
 
     let primary = BuildRun {
         dir: layout.build().join("postgres"),
@@ -96,7 +127,7 @@ pub fn build(
     } else {
         println!("building (fingerprint {short})");
         remove_stamp(&stamp)?;
-        build_once(layout, &recipe, source, &archive, &primary)?;
+        build_once(layout, &recipe, source, &prepare, &primary)?;
         write_stamp(&stamp, &fingerprint)?;
         println!("built {}", primary.out.display());
     }
@@ -109,7 +140,7 @@ pub fn build(
             logs: layout.logs().join("verify"),
         };
         println!("building again from scratch to compare");
-        build_once(layout, &recipe, source, &archive, &second)?;
+        build_once(layout, &recipe, source, &prepare, &second)?;
         let roots: Vec<&str> = recipe.output.iter().map(|o| o.to.as_str()).collect();
         let comparison = Comparison::of(&primary.out, &second.out, &roots)?;
         print!("{}", comparison.table());
@@ -140,6 +171,7 @@ fn builtins(layout: &Layout, run: &BuildRun) -> BTreeMap<String, String> {
         ("patches".to_string(), path(&layout.patches())),
         ("out".to_string(), path(&run.out)),
         ("workspace".to_string(), path(&layout.workspace)),
+        ("libraries".to_string(), path(&layout.libraries())),
     ])
 }
 
@@ -182,7 +214,9 @@ fn environment(
     Ok(env)
 }
 
-fn sorted_patches(dir: &Path) -> Result<Vec<PathBuf>> {
+/// The `*.patch` files directly in `dir` (none if it does not exist), in
+/// name order.
+pub(crate) fn sorted_patches(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut patches = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries {
@@ -210,7 +244,7 @@ pub fn dry_run(layout: &Layout, recipe: &BuildRecipe, source: &Source) -> Result
 type PlannedSteps<'r> = (BTreeMap<String, String>, Vec<(&'r str, Command)>);
 
 /// The environment and the fully expanded commands of a build run.
-fn plan_steps<'r>(
+pub(crate) fn plan_steps<'r>(
     layout: &Layout,
     recipe: &'r BuildRecipe,
     source: &Source,
@@ -236,31 +270,42 @@ fn plan_steps<'r>(
     Ok((env, steps))
 }
 
-fn build_once(
+pub(crate) fn build_once(
     layout: &Layout,
     recipe: &BuildRecipe,
     source: &Source,
-    archive: &Path,
+    prepare: &Prepare,
     run: &BuildRun,
 ) -> Result<()> {
     // Expand everything first, so a placeholder typo fails before any work.
     let (env, steps) = plan_steps(layout, recipe, source, run)?;
-    let patches = sorted_patches(&layout.patches())?;
+    let patches = &prepare.patches;
 
     remove_dir_if_exists(&run.dir)?;
     remove_dir_if_exists(&run.out)?;
     std::fs::create_dir_all(&run.out)?;
     let src = run.dir.join("src");
     std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
-    let progress = Progress::new(1 + patches.len() + steps.len());
+    let debian_steps = usize::from(prepare.debian.is_some());
+    let progress = Progress::new(1 + debian_steps + patches.len() + steps.len());
     let prepare_logs = run.logs.join("prepare");
     // Steps see the assets inside the build tree (see FIXED_BUILD_ROOT).
-    outputs::copy_any(&layout.assets(), &run.dir.join("assets"))?;
+    match &recipe.assets {
+        None => outputs::copy_any(&layout.assets(), &run.dir.join("assets"))?,
+        Some(parts) => {
+            for part in parts {
+                outputs::copy_any(
+                    &layout.assets().join(part),
+                    &run.dir.join("assets").join(part),
+                )?;
+            }
+        }
+    }
 
     let extract = [
         "tar".to_string(),
         "-xf".into(),
-        archive.display().to_string(),
+        prepare.archive.display().to_string(),
         "--strip-components=1".into(),
         "--no-same-owner".into(),
     ];
@@ -269,7 +314,23 @@ fn build_once(
         command(&extract, &src, &env),
         &prepare_logs.join("extract.log"),
     )?;
-    for patch in &patches {
+    if let Some(debian) = &prepare.debian {
+        let argv = [
+            "sh".to_string(),
+            "-c".into(),
+            DEBIAN_PATCHES.into(),
+            "sh".into(),
+            debian.display().to_string(),
+        ];
+        progress
+            .run(
+                "debian patches",
+                command(&argv, &src, &env),
+                &prepare_logs.join("debian-patches.log"),
+            )
+            .context("applying Debian's patches failed")?;
+    }
+    for patch in patches {
         let name = patch.file_name().unwrap_or_default().to_string_lossy();
         let argv = [
             "patch".to_string(),

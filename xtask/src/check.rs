@@ -64,6 +64,8 @@ fn check_recipes(layout: &Layout) -> Result<()> {
         recipe.step.len(),
         recipe.output.len()
     );
+    let libraries = crate::libraries::dry_run(layout, &sources)?;
+    println!("recipes/libraries: {libraries} libraries, placeholders resolve");
     let targets = TargetsRecipe::load(&layout.recipe("targets.toml"))?;
     println!(
         "recipes/targets.toml: {} module(s) x {} target(s), engine {}",

@@ -101,6 +101,12 @@ impl Layout {
         self.work.join("out")
     }
 
+    /// Built libraries that extensions link (`libraries/<name>/lib`,
+    /// `.../include`; `crate::libraries`).
+    pub fn libraries(&self) -> PathBuf {
+        self.work.join("libraries")
+    }
+
     pub fn logs(&self) -> PathBuf {
         self.work.join("logs")
     }

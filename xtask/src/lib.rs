@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod fingerprint;
 pub mod hashing;
 pub mod layout;
+pub mod libraries;
 pub mod manifest;
 pub mod outputs;
 pub mod pack;

@@ -18,6 +18,8 @@ commands:
   fetch                        download and verify the pinned sources
   build [--verify-reproducible]
                                build PostgreSQL for wasm32-wasip1 into the work dir
+  libraries                    only the libraries extensions link
+                               (recipes/libraries), which `build` builds first
   template                     the initial data directory, made by the built
                                backend's initdb: out/template.tar.zst
   aot [--engine cranelift|llvm] [--out DIR] [--force]
@@ -68,6 +70,7 @@ fn run(args: &[String]) -> Result<()> {
         ["toolchain", "install"] => xtask::toolchain::install(&layout),
         ["fetch"] => xtask::fetch::fetch(&layout),
         ["build", flags @ ..] => xtask::build::run(&layout, &build_options(&layout, flags)?),
+        ["libraries"] => xtask::libraries::run(&layout),
         ["template"] => xtask::template::run(&layout),
         ["aot", flags @ ..] => xtask::aot::run(&layout, &aot_options(flags)?).map(|_| ()),
         ["package"] => xtask::package::run(&layout, false),

@@ -96,6 +96,10 @@ pub struct BuildRecipe {
     /// Environment for every step; values may contain placeholders.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The parts of `assets/` the steps see (copied into the build tree's
+    /// `assets/`); all of it when absent. A library's build is
+    /// fingerprinted over these parts only (`crate::libraries`).
+    pub assets: Option<Vec<String>>,
     pub step: Vec<Step>,
     #[serde(default)]
     pub output: Vec<Output>,
@@ -274,6 +278,10 @@ impl BuildRecipe {
             ensure!(seen.insert(name), "step {name} listed twice");
             ensure!(!step.argv.is_empty(), "step {name}: empty argv");
             check_relative(&step.cwd).with_context(|| format!("step {name}: cwd"))?;
+        }
+        for part in self.assets.iter().flatten() {
+            ensure!(!part.is_empty(), "assets: empty part");
+            check_relative(part).with_context(|| format!("assets part {part:?}"))?;
         }
         for output in &self.output {
             check_relative(&output.from)

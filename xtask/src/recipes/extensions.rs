@@ -16,6 +16,8 @@ use super::{check_relative, is_identifier, load, BuildRecipe, Output, Step};
 /// What names an extension in `build.argv` and `build.outputs`.
 const NAME: &str = "{extension}";
 const SOURCE: &str = "{extension_source}";
+const CFLAGS: &str = "{extension_cflags}";
+const LINK: &str = "{extension_link}";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +54,14 @@ pub struct ExtensionPlan {
     pub name: String,
     /// Its source directory, relative to the PostgreSQL source tree.
     pub source: String,
+    /// Compiler flags of its own (`{extension_cflags}`): the defines and
+    /// include directories of a library it uses.
+    #[serde(default)]
+    pub cflags: String,
+    /// What its side module links besides its objects
+    /// (`{extension_link}`): a library's static archive.
+    #[serde(default)]
+    pub link: String,
 }
 
 impl ExtensionsRecipe {
@@ -65,9 +75,10 @@ impl ExtensionsRecipe {
         let mut seen = BTreeSet::new();
         for extension in &self.extension {
             let name = &extension.name;
+            // PostgreSQL's own names have dashes too (uuid-ossp).
             ensure!(
-                is_identifier(name),
-                "extension name {name:?} must be [a-z0-9_]"
+                is_identifier(&name.replace('-', "_")) && !name.starts_with('-'),
+                "extension name {name:?} must be [a-z0-9_-]"
             );
             ensure!(seen.insert(name), "extension {name} listed twice");
             check_relative(&extension.source)
@@ -82,6 +93,8 @@ impl ExtensionsRecipe {
             let fill = |text: &str| {
                 text.replace(NAME, &extension.name)
                     .replace(SOURCE, &extension.source)
+                    .replace(CFLAGS, &extension.cflags)
+                    .replace(LINK, &extension.link)
             };
             recipe.step.push(Step {
                 name: format!("extension-{}", extension.name),
