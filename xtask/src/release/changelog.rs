@@ -94,6 +94,8 @@ fn parse_log(log: &str) -> Result<Vec<Commit>> {
 }
 
 /// The part of the project a commit changed most (ties: the earlier part).
+/// Regenerated artifacts come with the change that needed them, so a
+/// commit counts as an artifact update only if it changed nothing else.
 pub fn area(commit: &Commit) -> &'static str {
     let mut counts = vec![0usize; AREAS.len()];
     for path in &commit.paths {
@@ -104,11 +106,19 @@ pub fn area(commit: &Commit) -> &'static str {
             counts[i] += 1;
         }
     }
-    let best = counts.iter().copied().max().unwrap_or(0);
-    if best == 0 {
-        return OTHER;
+    let best = counts[1..].iter().copied().max().unwrap_or(0);
+    if best > 0 {
+        return AREAS[1 + counts[1..]
+            .iter()
+            .position(|&c| c == best)
+            .expect("max exists")]
+        .0;
     }
-    AREAS[counts.iter().position(|&c| c == best).expect("max exists")].0
+    if counts[0] > 0 {
+        AREAS[0].0
+    } else {
+        OTHER
+    }
 }
 
 /// The section of one release: `## <version> (<date>)`, then one list per
@@ -175,6 +185,16 @@ mod tests {
         assert_eq!(
             area(&commit("x", &["runtime/artifacts/runtime.tar.zst"])),
             AREAS[0].0
+        );
+        let rebuilt = [
+            "patches/0004-x.patch",
+            "runtime/artifacts/runtime.tar.zst",
+            "runtime/src/generated.rs",
+            "manifests/assets.lock.toml",
+        ];
+        assert_eq!(
+            area(&commit("x", &rebuilt)),
+            "PostgreSQL build (patches, port layer, recipes)"
         );
         assert_eq!(area(&commit("x", &["Cargo.lock"])), OTHER);
     }

@@ -3,6 +3,7 @@
 //! from its unpacked `.crate` (`[patch]`), checked for what it pulls in on
 //! each target, then built and run offline with the quickstart example.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,18 +13,23 @@ use crate::recipes::TargetsRecipe;
 
 use super::workspace::Crate;
 
-/// Crates that need clang or LLVM, or compile wasm at run time: none may be
-/// in a user's default dependency tree.
-const FORBIDDEN: &[&str] = &[
+/// Crates that compile wasm (and need LLVM, for one): none may be in a
+/// user's default dependency tree.
+const COMPILERS: &[&str] = &[
     "wasmer-compiler-cranelift",
     "wasmer-compiler-llvm",
     "wasmer-compiler-singlepass",
     "cranelift-codegen",
     "llvm-sys",
     "inkwell",
-    "clang-sys",
-    "bindgen",
 ];
+
+/// Wasmer build-depends on bindgen, hence clang-sys, on every target, but
+/// calls it only for its `v8` feature; clang-sys with `runtime` (and not
+/// `static`) loads libclang only when called. Both are checked, so libclang
+/// is never needed.
+const LIBCLANG_LOADER: &str = "clang-sys";
+const WASMER_FEATURES_NEEDING_LIBCLANG: &[&str] = &["v8"];
 
 /// A target without AOT code, to check that no AOT crate reaches it.
 /// (Linux ones first: their dependencies are in a Linux machine's cache.)
@@ -88,23 +94,27 @@ impl Scratch {
             .map(|t| (t.triple.clone(), Some(t.package())))
             .chain([(without.to_string(), None)]);
         for (triple, want) in cases {
-            let names = self.dependency_names(&triple)?;
-            let forbidden: Vec<&&str> = FORBIDDEN
+            let names = self.dependencies(&triple)?;
+            let compilers: Vec<&&str> = COMPILERS
                 .iter()
-                .filter(|f| names.contains(&f.to_string()))
+                .filter(|c| names.contains_key(**c))
                 .collect();
             ensure!(
-                forbidden.is_empty(),
-                "on {triple}, {ENTRY_CRATE} pulls in {forbidden:?} (needs a compiler)"
+                compilers.is_empty(),
+                "on {triple}, {ENTRY_CRATE} pulls in {compilers:?} (a wasm compiler)"
             );
-            let present: Vec<&String> = aot_crates.iter().filter(|c| names.contains(c)).collect();
+            check_libclang_unused(&triple, &names)?;
+            let present: Vec<&String> = aot_crates
+                .iter()
+                .filter(|c| names.contains_key(*c))
+                .collect();
             let expected: Vec<&String> = want.iter().collect();
             ensure!(
                 present == expected,
                 "on {triple}, {ENTRY_CRATE} pulls in AOT crates {present:?}, expected {expected:?}"
             );
             report.push(format!(
-                "{triple}: {} crates, AOT crate {}, no compiler crate",
+                "{triple}: {} crates, AOT crate {}, no wasm compiler, libclang never loaded",
                 names.len(),
                 want.as_deref().unwrap_or("none")
             ));
@@ -112,12 +122,15 @@ impl Scratch {
         Ok(report)
     }
 
-    /// The names of every crate in the default dependency tree on `triple`.
-    fn dependency_names(&self, triple: &str) -> Result<Vec<String>> {
+    /// Every crate in the default dependency tree on `triple`, with the
+    /// features enabled on it.
+    fn dependencies(&self, triple: &str) -> Result<BTreeMap<String, BTreeSet<String>>> {
         let output = self
             .cargo()
             .args(["tree", "--offline", "-e", "normal,build"])
-            .args(["--prefix", "none", "--format", "{p}", "--target", triple])
+            .args([
+                "--prefix", "none", "--format", "{p}|{f}", "--target", triple,
+            ])
             .output()
             .context("running cargo tree")?;
         if !output.status.success() {
@@ -126,13 +139,19 @@ impl Scratch {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        let mut names: Vec<String> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| line.split_whitespace().next().map(str::to_string))
-            .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
+        let mut crates: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let (package, features) = line.split_once('|').unwrap_or((line, ""));
+            let Some(name) = package.split_whitespace().next() else {
+                continue;
+            };
+            let features = features
+                .split(',')
+                .map(|f| f.trim().trim_end_matches(" (*)").to_string())
+                .filter(|f| !f.is_empty());
+            crates.entry(name.to_string()).or_default().extend(features);
+        }
+        Ok(crates)
     }
 
     /// Builds and runs the quickstart offline, its embedded artifacts
@@ -160,5 +179,56 @@ impl Scratch {
         let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         command.current_dir(&self.dir);
         command
+    }
+}
+
+/// Errors if anything in the tree would load or link libclang.
+fn check_libclang_unused(triple: &str, crates: &BTreeMap<String, BTreeSet<String>>) -> Result<()> {
+    if let Some(features) = crates.get(LIBCLANG_LOADER) {
+        ensure!(
+            features.contains("runtime") && !features.contains("static"),
+            "on {triple}, {LIBCLANG_LOADER} is built with {features:?}: it would link libclang"
+        );
+    }
+    if let Some(features) = crates.get("wasmer") {
+        let needing: Vec<&&str> = WASMER_FEATURES_NEEDING_LIBCLANG
+            .iter()
+            .filter(|f| features.contains(**f))
+            .collect();
+        ensure!(
+            needing.is_empty(),
+            "on {triple}, wasmer has features {needing:?}: its build would run libclang"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(items: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
+        items
+            .iter()
+            .map(|(name, features)| {
+                (
+                    name.to_string(),
+                    features.iter().map(|f| f.to_string()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn libclang_may_be_present_but_never_loaded() {
+        let lazy = tree(&[
+            ("clang-sys", &["runtime", "clang_11_0"]),
+            ("wasmer", &["sys"]),
+        ]);
+        check_libclang_unused("t", &lazy).unwrap();
+        let linked = tree(&[("clang-sys", &["clang_11_0"])]);
+        assert!(check_libclang_unused("t", &linked).is_err());
+        let v8 = tree(&[("clang-sys", &["runtime"]), ("wasmer", &["sys", "v8"])]);
+        assert!(check_libclang_unused("t", &v8).is_err());
     }
 }
