@@ -170,7 +170,7 @@ fn aot_cargo_toml(target: &AotTarget, version: &str) -> String {
          rust-version.workspace = true\n\
          license.workspace = true\n\
          repository.workspace = true\n\
-         include = [\"Cargo.toml\", \"src/lib.rs\", \"artifacts/*.tar.zst\"]\n",
+         include = [\"Cargo.toml\", \"src/lib.rs\", \"artifacts/*.tar.zst\", \"provenance.toml\", \"licenses/**\"]\n",
         package = target.package(),
         triple = target.triple,
     )

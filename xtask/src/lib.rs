@@ -23,6 +23,7 @@ pub mod package;
 pub mod placeholders;
 pub mod recipes;
 pub mod regress;
+pub mod release;
 pub mod steps;
 pub mod template;
 pub mod test;

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use xtask::aot::AotOptions;
 use xtask::build::BuildOptions;
 use xtask::layout::Layout;
 use xtask::recipes::AotEngine;
+use xtask::release::{Mode, NextVersion, Part, ReleaseOptions};
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -46,6 +47,14 @@ commands:
   regress [TEST...]            PostgreSQL's regression suite (parallel_schedule)
                                against PgliteServer through psql; expected
                                failures in regress/expected-failures.toml
+  release [--dry-run|--publish] [--version X.Y.Z | --bump major|minor|patch]
+                               package every publishable crate in a copy of
+                               HEAD (lockstep version, CHANGELOG.md, licenses,
+                               provenance), size gate, a project outside the
+                               workspace runs the quickstart from the .crate
+                               files; --dry-run writes nothing here, no flag
+                               writes the bump and changelog here, --publish
+                               uploads the committed, tagged version
   test [ARGS...]               toolchain (if missing), fetch, build, aot,
                                template, then `cargo test --workspace ARGS...`
                                on the build output
@@ -82,6 +91,7 @@ fn run(args: &[String]) -> Result<()> {
             xtask::bench::engine_worker(&layout, std::path::Path::new(path))
         }
         ["bench", suite, flags @ ..] => xtask::bench::run(&layout, suite, flags),
+        ["release", flags @ ..] => xtask::release::run(&layout, &release_options(flags)?),
         ["regress", rest @ ..] => xtask::regress::run(&layout, rest),
         ["test", rest @ ..] => xtask::test::run(
             &layout,
@@ -133,4 +143,34 @@ fn build_options(layout: &Layout, flags: &[&str]) -> Result<BuildOptions> {
         }
     }
     Ok(options)
+}
+
+fn release_options(flags: &[&str]) -> Result<ReleaseOptions> {
+    let mut mode = Mode::Prepare;
+    let mut next = NextVersion::Current;
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        match *flag {
+            "--dry-run" if mode == Mode::Prepare => mode = Mode::DryRun,
+            "--publish" if mode == Mode::Prepare => mode = Mode::Publish,
+            "--dry-run" | "--publish" => bail!("--dry-run and --publish exclude each other"),
+            "--version" | "--bump" if next != NextVersion::Current => {
+                bail!("give one of --version and --bump")
+            }
+            "--version" => match flags.next() {
+                Some(v) => {
+                    next = NextVersion::Exact(
+                        semver::Version::parse(v).with_context(|| format!("--version {v}"))?,
+                    )
+                }
+                None => bail!("--version needs X.Y.Z"),
+            },
+            "--bump" => match flags.next() {
+                Some(part) => next = NextVersion::Bump(Part::parse(part)?),
+                None => bail!("--bump needs major, minor or patch"),
+            },
+            other => bail!("unknown release option `{other}`\n\n{USAGE}"),
+        }
+    }
+    Ok(ReleaseOptions { mode, next })
 }
