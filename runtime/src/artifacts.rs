@@ -27,6 +27,9 @@ pub const ARTIFACTS_ENV: &str = "PGLITE_OXIDE_ARTIFACTS";
 pub struct Artifacts {
     dir: PathBuf,
     aot: Option<PathBuf>,
+    /// Set for the embedded artifacts: extensions come from their own
+    /// embedded archives, checked at this level.
+    embedded: Option<Verification>,
 }
 
 impl Artifacts {
@@ -52,7 +55,9 @@ impl Artifacts {
     /// do not match the manifest are an [`Error::Integrity`].
     pub fn embedded_with(verification: Verification) -> Result<Self> {
         let dir = crate::embedded::unpacked(verification)?;
-        Self::from_dir(dir)
+        let mut artifacts = Self::from_dir(dir)?;
+        artifacts.embedded = Some(verification);
+        Ok(artifacts)
     }
 
     /// Artifacts in `dir`; checks that the module and share tree are there.
@@ -74,7 +79,11 @@ impl Artifacts {
         let aot = crate::generated::AOT_TARGET
             .map(|triple| dir.join("aot").join(triple).join(AOT_MODULE_FILE))
             .filter(|path| path.is_file());
-        Ok(Self { dir, aot })
+        Ok(Self {
+            dir,
+            aot,
+            embedded: None,
+        })
     }
 
     /// The output directory of `cargo xtask build` for this workspace:
@@ -93,6 +102,16 @@ impl Artifacts {
     pub fn with_aot(mut self, aot: Option<PathBuf>) -> Self {
         self.aot = aot;
         self
+    }
+
+    /// Whether these are the embedded artifacts ([`Artifacts::embedded`]).
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+
+    /// How the embedded artifacts are checked.
+    pub(crate) fn verification(&self) -> Verification {
+        self.embedded.unwrap_or_default()
     }
 
     /// The native code for this host, if there is any.

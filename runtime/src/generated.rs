@@ -11,6 +11,8 @@ pub(crate) const AOT_TARGET: Option<&str> = None;
 #[cfg(feature = "embedded")]
 pub(crate) mod embedded {
     use crate::embedded::{EmbeddedArchive, Placement};
+    #[cfg(feature = "extensions")]
+    use crate::embedded::EmbeddedExtension;
 
     const RUNTIME: EmbeddedArchive = EmbeddedArchive {
         name: "runtime",
@@ -50,4 +52,12 @@ pub(crate) mod embedded {
 
     #[cfg(not(any(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))))]
     pub(crate) const ARCHIVES: &[EmbeddedArchive] = &[RUNTIME, TEMPLATE];
+
+    #[cfg(all(feature = "extensions", all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
+    pub(crate) const EXTENSIONS: &[EmbeddedExtension] = &[
+    ];
+
+    #[cfg(all(feature = "extensions", not(any(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))))]
+    pub(crate) const EXTENSIONS: &[EmbeddedExtension] = &[
+    ];
 }
