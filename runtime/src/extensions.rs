@@ -5,5 +5,95 @@
 
 pub use crate::extension::Extension;
 
+/// `pg_trgm` (archives: extension-pg_trgm 16707 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_trgm 37474 bytes).
+pub const PG_TRGM: Extension = Extension::new("pg_trgm");
+
+/// `citext` (archives: extension-citext 4716 bytes, aot-x86_64-unknown-linux-gnu-extension-citext 4668 bytes).
+pub const CITEXT: Extension = Extension::new("citext");
+
+/// `hstore` (archives: extension-hstore 19762 bytes, aot-x86_64-unknown-linux-gnu-extension-hstore 41948 bytes).
+pub const HSTORE: Extension = Extension::new("hstore");
+
+/// `ltree` (archives: extension-ltree 18213 bytes, aot-x86_64-unknown-linux-gnu-extension-ltree 40027 bytes).
+pub const LTREE: Extension = Extension::new("ltree");
+
+/// `cube` (archives: extension-cube 15634 bytes, aot-x86_64-unknown-linux-gnu-extension-cube 29959 bytes).
+pub const CUBE: Extension = Extension::new("cube");
+
+/// `earthdistance` (archives: extension-earthdistance 2191 bytes, aot-x86_64-unknown-linux-gnu-extension-earthdistance 1976 bytes).
+pub const EARTHDISTANCE: Extension = Extension::new("earthdistance");
+
+/// `fuzzystrmatch` (archives: extension-fuzzystrmatch 8251 bytes, aot-x86_64-unknown-linux-gnu-extension-fuzzystrmatch 18922 bytes).
+pub const FUZZYSTRMATCH: Extension = Extension::new("fuzzystrmatch");
+
+/// `btree_gin` (archives: extension-btree_gin 6158 bytes, aot-x86_64-unknown-linux-gnu-extension-btree_gin 12234 bytes).
+pub const BTREE_GIN: Extension = Extension::new("btree_gin");
+
+/// `btree_gist` (archives: extension-btree_gist 21120 bytes, aot-x86_64-unknown-linux-gnu-extension-btree_gist 43544 bytes).
+pub const BTREE_GIST: Extension = Extension::new("btree_gist");
+
+/// `intarray` (archives: extension-intarray 16122 bytes, aot-x86_64-unknown-linux-gnu-extension-intarray 33320 bytes).
+pub const INTARRAY: Extension = Extension::new("intarray");
+
+/// `isn` (archives: extension-isn 24627 bytes, aot-x86_64-unknown-linux-gnu-extension-isn 28452 bytes).
+pub const ISN: Extension = Extension::new("isn");
+
+/// `lo` (archives: extension-lo 1789 bytes, aot-x86_64-unknown-linux-gnu-extension-lo 2827 bytes).
+pub const LO: Extension = Extension::new("lo");
+
+/// `seg` (archives: extension-seg 10802 bytes, aot-x86_64-unknown-linux-gnu-extension-seg 19725 bytes).
+pub const SEG: Extension = Extension::new("seg");
+
+/// `tablefunc` (archives: extension-tablefunc 5746 bytes, aot-x86_64-unknown-linux-gnu-extension-tablefunc 11685 bytes).
+pub const TABLEFUNC: Extension = Extension::new("tablefunc");
+
+/// `unaccent` (archives: extension-unaccent 7984 bytes, aot-x86_64-unknown-linux-gnu-extension-unaccent 7099 bytes).
+pub const UNACCENT: Extension = Extension::new("unaccent");
+
+/// `dict_int` (archives: extension-dict_int 1616 bytes, aot-x86_64-unknown-linux-gnu-extension-dict_int 2912 bytes).
+pub const DICT_INT: Extension = Extension::new("dict_int");
+
+/// `dict_xsyn` (archives: extension-dict_xsyn 2293 bytes, aot-x86_64-unknown-linux-gnu-extension-dict_xsyn 4258 bytes).
+pub const DICT_XSYN: Extension = Extension::new("dict_xsyn");
+
+/// `bloom` (archives: extension-bloom 6627 bytes, aot-x86_64-unknown-linux-gnu-extension-bloom 15062 bytes).
+pub const BLOOM: Extension = Extension::new("bloom");
+
+/// `amcheck` (archives: extension-amcheck 16493 bytes, aot-x86_64-unknown-linux-gnu-extension-amcheck 32740 bytes).
+pub const AMCHECK: Extension = Extension::new("amcheck");
+
+/// `pageinspect` (archives: extension-pageinspect 15944 bytes, aot-x86_64-unknown-linux-gnu-extension-pageinspect 29186 bytes).
+pub const PAGEINSPECT: Extension = Extension::new("pageinspect");
+
+/// `pg_buffercache` (archives: extension-pg_buffercache 2513 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_buffercache 3995 bytes).
+pub const PG_BUFFERCACHE: Extension = Extension::new("pg_buffercache");
+
+/// `pg_freespacemap` (archives: extension-pg_freespacemap 1691 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_freespacemap 2405 bytes).
+pub const PG_FREESPACEMAP: Extension = Extension::new("pg_freespacemap");
+
+/// `pg_visibility` (archives: extension-pg_visibility 4538 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_visibility 9567 bytes).
+pub const PG_VISIBILITY: Extension = Extension::new("pg_visibility");
+
+/// `pg_walinspect` (archives: extension-pg_walinspect 4015 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_walinspect 8558 bytes).
+pub const PG_WALINSPECT: Extension = Extension::new("pg_walinspect");
+
+/// `tcn` (archives: extension-tcn 1896 bytes, aot-x86_64-unknown-linux-gnu-extension-tcn 3855 bytes).
+pub const TCN: Extension = Extension::new("tcn");
+
+/// `tsm_system_rows` (archives: extension-tsm_system_rows 2027 bytes, aot-x86_64-unknown-linux-gnu-extension-tsm_system_rows 4201 bytes).
+pub const TSM_SYSTEM_ROWS: Extension = Extension::new("tsm_system_rows");
+
+/// `tsm_system_time` (archives: extension-tsm_system_time 2196 bytes, aot-x86_64-unknown-linux-gnu-extension-tsm_system_time 4470 bytes).
+pub const TSM_SYSTEM_TIME: Extension = Extension::new("tsm_system_time");
+
+/// `auto_explain` (archives: extension-auto_explain 2909 bytes, aot-x86_64-unknown-linux-gnu-extension-auto_explain 6938 bytes).
+pub const AUTO_EXPLAIN: Extension = Extension::new("auto_explain");
+
+/// `file_fdw` (archives: extension-file_fdw 5072 bytes, aot-x86_64-unknown-linux-gnu-extension-file_fdw 11345 bytes).
+pub const FILE_FDW: Extension = Extension::new("file_fdw");
+
+/// `pg_surgery` (archives: extension-pg_surgery 3131 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_surgery 5984 bytes).
+pub const PG_SURGERY: Extension = Extension::new("pg_surgery");
+
 /// Every extension of the catalog.
-pub const ALL: &[Extension] = &[];
+pub const ALL: &[Extension] = &[PG_TRGM, CITEXT, HSTORE, LTREE, CUBE, EARTHDISTANCE, FUZZYSTRMATCH, BTREE_GIN, BTREE_GIST, INTARRAY, ISN, LO, SEG, TABLEFUNC, UNACCENT, DICT_INT, DICT_XSYN, BLOOM, AMCHECK, PAGEINSPECT, PG_BUFFERCACHE, PG_FREESPACEMAP, PG_VISIBILITY, PG_WALINSPECT, TCN, TSM_SYSTEM_ROWS, TSM_SYSTEM_TIME, AUTO_EXPLAIN, FILE_FDW, PG_SURGERY];

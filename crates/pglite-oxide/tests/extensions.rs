@@ -54,7 +54,10 @@ fn a_required_extension_comes_with_it() {
         )
         .unwrap()
         .get(0);
-    assert!(cube, "earthdistance's CREATE EXTENSION ... CASCADE created cube");
+    assert!(
+        cube,
+        "earthdistance's CREATE EXTENSION ... CASCADE created cube"
+    );
     assert_eq!(
         extensions::Extension::by_name("earthdistance"),
         Some(extensions::EARTHDISTANCE)
