@@ -213,6 +213,7 @@ mod tests {
             MANIFEST_PATH.into(),
             crate::catalog::STATUS_PATH.into(),
             crate::catalog::CONSTANTS_RS.into(),
+            "extensions/smoke".into(),
         ];
         let manifest = Manifest::load(&real.join(MANIFEST_PATH)).unwrap();
         let targets = TargetsRecipe::load(&real.join("recipes/targets.toml")).unwrap();
