@@ -30,6 +30,9 @@ pub struct Artifacts {
     /// The files were checked against a receipt (the embedded artifacts):
     /// their native code loads without Wasmer validating it again.
     verified: bool,
+    /// Set for the embedded artifacts: extensions come from their own
+    /// embedded archives, checked at this level.
+    embedded: Option<Verification>,
 }
 
 impl Artifacts {
@@ -55,10 +58,10 @@ impl Artifacts {
     /// do not match the manifest are an [`Error::Integrity`].
     pub fn embedded_with(verification: Verification) -> Result<Self> {
         let dir = crate::embedded::unpacked(verification)?;
-        Ok(Self {
-            verified: true,
-            ..Self::from_dir(dir)?
-        })
+        let mut artifacts = Self::from_dir(dir)?;
+        artifacts.embedded = Some(verification);
+        artifacts.verified = true;
+        Ok(artifacts)
     }
 
     /// Artifacts in `dir`; checks that the module and share tree are there.
@@ -84,6 +87,7 @@ impl Artifacts {
             dir,
             aot,
             verified: false,
+            embedded: None,
         })
     }
 
@@ -104,6 +108,16 @@ impl Artifacts {
         self.aot = aot;
         self.verified = false;
         self
+    }
+
+    /// Whether these are the embedded artifacts ([`Artifacts::embedded`]).
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+
+    /// How the embedded artifacts are checked.
+    pub(crate) fn verification(&self) -> Verification {
+        self.embedded.unwrap_or_default()
     }
 
     /// The native code for this host, if there is any.

@@ -43,6 +43,15 @@ pub(crate) enum Placement {
     File(&'static str),
 }
 
+/// One extension compiled into the binary: its tree (`share/`, `lib/`) and
+/// the native code of its modules for this target, if it has modules.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EmbeddedExtension {
+    pub name: &'static str,
+    pub files: EmbeddedArchive,
+    pub native: Option<EmbeddedArchive>,
+}
+
 /// The root of everything this crate caches.
 pub(crate) fn cache_root() -> Option<PathBuf> {
     let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
@@ -92,6 +101,42 @@ pub(crate) fn unpacked(verification: Verification) -> Result<PathBuf> {
         })
     }
 }
+
+/// The embedded extension `name`, unpacked on first use into a directory
+/// of its own (checked like the other artifacts): its tree, and the
+/// directory of its native code if it has some. `None`: not embedded.
+pub(crate) fn extension(
+    name: &str,
+    verification: Verification,
+) -> Result<Option<(PathBuf, Option<PathBuf>)>> {
+    #[cfg(feature = "extensions")]
+    {
+        let Some(extension) = crate::generated::embedded::EXTENSIONS
+            .iter()
+            .find(|e| e.name == name)
+        else {
+            return Ok(None);
+        };
+        let root = cache_root()
+            .unwrap_or_else(|| std::env::temp_dir().join("pglite-oxide"))
+            .join("extensions");
+        let archives: Vec<EmbeddedArchive> = std::iter::once(extension.files)
+            .chain(extension.native)
+            .collect();
+        let dir = unpack_into(&root, &archives, verification, |_, _, _| {})?;
+        let native = extension.native.map(|_| dir.join(NATIVE_SUBDIR));
+        Ok(Some((dir.join(FILES_SUBDIR), native)))
+    }
+    #[cfg(not(feature = "extensions"))]
+    {
+        let _ = (name, verification);
+        Ok(None)
+    }
+}
+
+/// Where an unpacked extension's tree and native code go.
+pub(crate) const FILES_SUBDIR: &str = "files";
+pub(crate) const NATIVE_SUBDIR: &str = "native";
 
 /// The name of the directory for `archives`: a digest of their hashes.
 fn bundle_name(archives: &[EmbeddedArchive]) -> String {

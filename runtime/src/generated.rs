@@ -11,19 +11,21 @@ pub(crate) const AOT_TARGET: Option<&str> = None;
 #[cfg(feature = "embedded")]
 pub(crate) mod embedded {
     use crate::embedded::{EmbeddedArchive, Placement};
+    #[cfg(feature = "extensions")]
+    use crate::embedded::EmbeddedExtension;
 
     const RUNTIME: EmbeddedArchive = EmbeddedArchive {
         name: "runtime",
-        sha256: "2cac13667fb9ca09fd532a300c9e8093e397e2b628fbe6ac2bc8cec59dfa2825",
-        size: 3268844,
+        sha256: "c32e6776b2fa98904a538ecc61dd611aa237a709aa198ce30852b1cd005a72e7",
+        size: 3268929,
         bytes: include_bytes!("../artifacts/runtime.tar.zst"),
         placement: Placement::Unpack(""),
     };
 
     const TEMPLATE: EmbeddedArchive = EmbeddedArchive {
         name: "template",
-        sha256: "8de96fce643f7ee154e5aea6a31649c4e8eda9af01391b3427898444d2cbe0bd",
-        size: 1412261,
+        sha256: "f0e7a89c7dba3302ee64a7cb95466cc7d94dd00f578e467627c2f981d3fec775",
+        size: 1412254,
         bytes: include_bytes!("../artifacts/template.tar.zst"),
         placement: Placement::File("template.tar.zst"),
     };
@@ -34,8 +36,8 @@ pub(crate) mod embedded {
         TEMPLATE,
         EmbeddedArchive {
             name: "aot-x86_64-unknown-linux-gnu-postgres",
-            sha256: "dba8f3f4656c0d422fe2b44a0ec9ec0c1f09b77e010eaf8eaffcbe4a34a4b165",
-            size: 5573349,
+            sha256: "40e4520ff93205faf5f69cadb73df99abf78888847461524ade6b82b75263fb9",
+            size: 5574132,
             bytes: pglite_aot_x86_64_unknown_linux_gnu::POSTGRES,
             placement: Placement::Unpack("aot/x86_64-unknown-linux-gnu"),
         },
@@ -50,4 +52,787 @@ pub(crate) mod embedded {
 
     #[cfg(not(any(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))))]
     pub(crate) const ARCHIVES: &[EmbeddedArchive] = &[RUNTIME, TEMPLATE];
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_PG_TRGM: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-pg_trgm",
+        sha256: "892c85c0d5dff2f43bb6404c9de0d3f482ad746aba61cb5288146175d83929eb",
+        size: 16707,
+        bytes: include_bytes!("../artifacts/extensions/pg_trgm.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_CITEXT: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-citext",
+        sha256: "9d9b17b946f2f2edd9a04be54d8e428444b5d67a56dee461d0a9be5171c4259c",
+        size: 4716,
+        bytes: include_bytes!("../artifacts/extensions/citext.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_HSTORE: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-hstore",
+        sha256: "2a350bd0d50e4462e937744eb0555a98fb8ba98a776a2c473a77d708def5937e",
+        size: 19762,
+        bytes: include_bytes!("../artifacts/extensions/hstore.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_LTREE: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-ltree",
+        sha256: "c84238efb964c77554f88c4cfb7f85cc557ac0da95cf29495f2526433b0c0831",
+        size: 18213,
+        bytes: include_bytes!("../artifacts/extensions/ltree.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_CUBE: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-cube",
+        sha256: "be3994b9588d43a627a72ead2e37137788c334632b44c8b61fa3b01942983e99",
+        size: 15634,
+        bytes: include_bytes!("../artifacts/extensions/cube.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_EARTHDISTANCE: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-earthdistance",
+        sha256: "0909fd7e7c5eb23b3200b75c8bac9297e3f7aef93a1a734f8b5ef7adb6582421",
+        size: 2191,
+        bytes: include_bytes!("../artifacts/extensions/earthdistance.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_FUZZYSTRMATCH: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-fuzzystrmatch",
+        sha256: "8faabb67247695ce080b29b17d3fe8b8f99f2ff1216cd336f1c7595abcb102d1",
+        size: 8251,
+        bytes: include_bytes!("../artifacts/extensions/fuzzystrmatch.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_BTREE_GIN: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-btree_gin",
+        sha256: "29e0f1db125a8469023a8e481cf693c81b1b545bad10e46b0372b32e734cfae8",
+        size: 6158,
+        bytes: include_bytes!("../artifacts/extensions/btree_gin.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_BTREE_GIST: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-btree_gist",
+        sha256: "3e7681fde50d55336e7a55e8d555e53a19236976d0737a783e7b51996937173d",
+        size: 21120,
+        bytes: include_bytes!("../artifacts/extensions/btree_gist.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_INTARRAY: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-intarray",
+        sha256: "e53ca2713fa2ce27f45480d6a3f70124bc659942f383d6492fdfe2a6705f2ed6",
+        size: 16122,
+        bytes: include_bytes!("../artifacts/extensions/intarray.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_ISN: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-isn",
+        sha256: "48a8d4b6fe98cbceb634e4206a9dabe8029bd3bb6c821efcd9012ebce4487c6b",
+        size: 24627,
+        bytes: include_bytes!("../artifacts/extensions/isn.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_LO: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-lo",
+        sha256: "41c4ae6343c2fc1299c3ac855bcd94f70fecbefd7af08fcf77b8c14fb4ab0b54",
+        size: 1789,
+        bytes: include_bytes!("../artifacts/extensions/lo.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_SEG: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-seg",
+        sha256: "42d3e32ad9224233e2e10eaf0e1df6f11387042ea01823f6a58b07e294f63866",
+        size: 10802,
+        bytes: include_bytes!("../artifacts/extensions/seg.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_TABLEFUNC: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-tablefunc",
+        sha256: "969d03773ba61f7f7f34a952320466e10ccf0a6d2fee499515780e7a4704a6b8",
+        size: 5746,
+        bytes: include_bytes!("../artifacts/extensions/tablefunc.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_UNACCENT: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-unaccent",
+        sha256: "54819e076065a4a073008f8a9c818382f390b9bc663f8e18457c8998899dc307",
+        size: 7984,
+        bytes: include_bytes!("../artifacts/extensions/unaccent.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_DICT_INT: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-dict_int",
+        sha256: "a289c1d6a2ea8d08d0d53134f6c7f0afd5a1c15481fa044535c75a4710da915f",
+        size: 1616,
+        bytes: include_bytes!("../artifacts/extensions/dict_int.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_DICT_XSYN: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-dict_xsyn",
+        sha256: "ec7a7e664a17d96c63a0ca63d0a284f2679a79f6dffaa86679c12234fab42301",
+        size: 2293,
+        bytes: include_bytes!("../artifacts/extensions/dict_xsyn.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_BLOOM: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-bloom",
+        sha256: "2d7f32cc9c13f8eb17f6a4a57ddbe3d92235e57ca17090f86a27c64e6ae651cd",
+        size: 6627,
+        bytes: include_bytes!("../artifacts/extensions/bloom.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_AMCHECK: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-amcheck",
+        sha256: "002c6a036554e9db8e31c2968b2878812ce2f0f06d0f96005daa95862853d62f",
+        size: 16493,
+        bytes: include_bytes!("../artifacts/extensions/amcheck.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_PAGEINSPECT: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-pageinspect",
+        sha256: "b54421fb75bb355f86038fb05154cb4540c02987dd84e7e0d7653a57b101c0bf",
+        size: 15944,
+        bytes: include_bytes!("../artifacts/extensions/pageinspect.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_PG_BUFFERCACHE: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-pg_buffercache",
+        sha256: "46c54bef2fc5fa7c7636c433781514fcad44df05f402a52236c1a1800f2957d1",
+        size: 2513,
+        bytes: include_bytes!("../artifacts/extensions/pg_buffercache.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_PG_FREESPACEMAP: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-pg_freespacemap",
+        sha256: "22bf6731c92169c6ce1e8f55a61c057a0f4c89b0b8f0f6a7d32a618a27b1d4ab",
+        size: 1691,
+        bytes: include_bytes!("../artifacts/extensions/pg_freespacemap.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_PG_VISIBILITY: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-pg_visibility",
+        sha256: "cb37058458bace1b6456eb05863e40315fb86a8209bc810566adceed165150f9",
+        size: 4538,
+        bytes: include_bytes!("../artifacts/extensions/pg_visibility.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_PG_WALINSPECT: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-pg_walinspect",
+        sha256: "e6b16b486abfe31aa97d7dbcdb30b1580ba6e16c93a87e3c27b0c391a2b35599",
+        size: 4015,
+        bytes: include_bytes!("../artifacts/extensions/pg_walinspect.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_TCN: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-tcn",
+        sha256: "bcd90955ffa5822117e86bf8468b8c61c06d191021dfc72920d2299dbed6cb44",
+        size: 1896,
+        bytes: include_bytes!("../artifacts/extensions/tcn.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_TSM_SYSTEM_ROWS: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-tsm_system_rows",
+        sha256: "96b9ce622057940856ff35d777bee92758f383286ffdfd806becbda7f1b476fa",
+        size: 2027,
+        bytes: include_bytes!("../artifacts/extensions/tsm_system_rows.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_TSM_SYSTEM_TIME: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-tsm_system_time",
+        sha256: "3e5c493a5fbffa0248c88be4626d255cf6b616dc93ed02ab27e7a5f018a30c0a",
+        size: 2196,
+        bytes: include_bytes!("../artifacts/extensions/tsm_system_time.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_PG_STAT_STATEMENTS: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-pg_stat_statements",
+        sha256: "4fb10972f806958d994e55c2661759d9742d20f03b98e7f21678f2e82dff4c09",
+        size: 11252,
+        bytes: include_bytes!("../artifacts/extensions/pg_stat_statements.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_AUTO_EXPLAIN: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-auto_explain",
+        sha256: "b8f6c96a7905409bc65d5e515422a197cbfac0a3a67fb19772fc0807c44e6b4f",
+        size: 2909,
+        bytes: include_bytes!("../artifacts/extensions/auto_explain.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_FILE_FDW: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-file_fdw",
+        sha256: "de0bd2a68652adf9459cc561e3a525578bbe95bb7e89e37dafac5e8bedcab68c",
+        size: 5072,
+        bytes: include_bytes!("../artifacts/extensions/file_fdw.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_PG_SURGERY: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-pg_surgery",
+        sha256: "2ad47d3e3901f0def1486f192020d83665fa2972c4909472d715ac7f4853a375",
+        size: 3131,
+        bytes: include_bytes!("../artifacts/extensions/pg_surgery.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(all(feature = "extensions", all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
+    pub(crate) const EXTENSIONS: &[EmbeddedExtension] = &[
+        EmbeddedExtension {
+            name: "pg_trgm",
+            files: EXTENSION_PG_TRGM,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-pg_trgm",
+                sha256: "9b8639133be0a330e4dce8fd8d21c3d6a9bbb6fba6a3750a5c3ff987fc8afdb8",
+                size: 37474,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::PG_TRGM,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "citext",
+            files: EXTENSION_CITEXT,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-citext",
+                sha256: "26afcb6a21390985ae24fff101e0ae9b2b0056f6615fc08895c820e4719c4d53",
+                size: 4668,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::CITEXT,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "hstore",
+            files: EXTENSION_HSTORE,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-hstore",
+                sha256: "640198dee23bdb5e3aa7f231a954200e64bd4f9ee7c1c57bfa64c696480f888f",
+                size: 41948,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::HSTORE,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "ltree",
+            files: EXTENSION_LTREE,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-ltree",
+                sha256: "a41ed01008aae9f1d039eb2b956798185a2dc5309dd732319dd03463c8ad3827",
+                size: 40027,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::LTREE,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "cube",
+            files: EXTENSION_CUBE,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-cube",
+                sha256: "6b48d346e2a583d486043a521d24db5c7baba3e7f3d521d67398a057ab90c960",
+                size: 29959,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::CUBE,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "earthdistance",
+            files: EXTENSION_EARTHDISTANCE,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-earthdistance",
+                sha256: "7c8d2a5a3c9cca7308af735a6bc3003ae494f37ad5d11cf1debec0c4255ffdf3",
+                size: 1976,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::EARTHDISTANCE,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "fuzzystrmatch",
+            files: EXTENSION_FUZZYSTRMATCH,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-fuzzystrmatch",
+                sha256: "d5cbc449e0ad55a3c90c8322770204706c950a2a81d931c40dfb6c25c4430cce",
+                size: 18922,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::FUZZYSTRMATCH,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "btree_gin",
+            files: EXTENSION_BTREE_GIN,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-btree_gin",
+                sha256: "78a8bc2751b0876122c44450121380333927813aef385755c1875a5c2c6f1849",
+                size: 12234,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::BTREE_GIN,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "btree_gist",
+            files: EXTENSION_BTREE_GIST,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-btree_gist",
+                sha256: "9a8921a11b5785850d9e21d38a71c458b775dffbb7fff6354c06760496245ce0",
+                size: 43544,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::BTREE_GIST,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "intarray",
+            files: EXTENSION_INTARRAY,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-intarray",
+                sha256: "13ea7c414f7f4e3a1d8926d04c5e4b6a25b1e42a8eeb8e86f63c9f2ca52c7715",
+                size: 33320,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::INTARRAY,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "isn",
+            files: EXTENSION_ISN,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-isn",
+                sha256: "8dddcf96e88e8311f6fb171e1f82f34f57b27c2dfbd5ef35a0894c62c8214401",
+                size: 28452,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::ISN,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "lo",
+            files: EXTENSION_LO,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-lo",
+                sha256: "3a5830bb4549f2c08a62a437b0f3ead6a4558ca50c8410153811fc36976a64ae",
+                size: 2827,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::LO,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "seg",
+            files: EXTENSION_SEG,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-seg",
+                sha256: "50f2e68a7417f86c64aa0c1ac9a489535240c58614f3639b89a85e14611d3dfd",
+                size: 19725,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::SEG,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "tablefunc",
+            files: EXTENSION_TABLEFUNC,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-tablefunc",
+                sha256: "092769a3c5c50dd22134909192e8ca436ba675f2a892971cfdcc1836fbab34b3",
+                size: 11685,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::TABLEFUNC,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "unaccent",
+            files: EXTENSION_UNACCENT,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-unaccent",
+                sha256: "61675fcd1864d441e2cc93ccb8dcd4cb79b98741721b43191ffd78484d0c1f45",
+                size: 7099,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::UNACCENT,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "dict_int",
+            files: EXTENSION_DICT_INT,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-dict_int",
+                sha256: "1189758f50ab31bf28154ce8c53ad6f3fae8ec69b80a1510a64fccdbea7de259",
+                size: 2912,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::DICT_INT,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "dict_xsyn",
+            files: EXTENSION_DICT_XSYN,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-dict_xsyn",
+                sha256: "17d55ade0c0effd0ac30f6941c7fd2f6b394665740d9ed3dc8d86bea655f8d3c",
+                size: 4258,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::DICT_XSYN,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "bloom",
+            files: EXTENSION_BLOOM,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-bloom",
+                sha256: "bae77313ae215c85f5908cb8ce894e2064db9776c2f0243595e5cc2c47ca3034",
+                size: 15062,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::BLOOM,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "amcheck",
+            files: EXTENSION_AMCHECK,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-amcheck",
+                sha256: "99c6134327d3a7ca56c038e75659a7f279158af0d5779c9d55f64fa9b8fc6adf",
+                size: 32740,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::AMCHECK,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "pageinspect",
+            files: EXTENSION_PAGEINSPECT,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-pageinspect",
+                sha256: "48cde2cdb947f10b01269365826bffaf2611b285744b053f841c848022177b1f",
+                size: 29186,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::PAGEINSPECT,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "pg_buffercache",
+            files: EXTENSION_PG_BUFFERCACHE,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-pg_buffercache",
+                sha256: "aac34c83fbd2892299c173af8fe872dd92852d294f48026e92c6e8b3901a257a",
+                size: 3995,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::PG_BUFFERCACHE,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "pg_freespacemap",
+            files: EXTENSION_PG_FREESPACEMAP,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-pg_freespacemap",
+                sha256: "76e5970000720a0ae2553e368049bc7be58401bcb0831c6373420c588095860e",
+                size: 2405,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::PG_FREESPACEMAP,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "pg_visibility",
+            files: EXTENSION_PG_VISIBILITY,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-pg_visibility",
+                sha256: "3cdea68200b65aba90e25337d770c64319845f32e6ad1d50614a3068e64dcece",
+                size: 9567,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::PG_VISIBILITY,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "pg_walinspect",
+            files: EXTENSION_PG_WALINSPECT,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-pg_walinspect",
+                sha256: "bcfc466c4ddffc0b66306c9e54773bd4c90136f32f9804aa3fe004e4dcc2090a",
+                size: 8558,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::PG_WALINSPECT,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "tcn",
+            files: EXTENSION_TCN,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-tcn",
+                sha256: "705a5015e306c806730de3a332ecf14674f1ae2867b83e00779bada14ca6dd06",
+                size: 3855,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::TCN,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "tsm_system_rows",
+            files: EXTENSION_TSM_SYSTEM_ROWS,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-tsm_system_rows",
+                sha256: "fb5998f55e3f8d0a0c632796a47251d45e2de1d53e2d8a72d7df20d56404d9e5",
+                size: 4201,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::TSM_SYSTEM_ROWS,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "tsm_system_time",
+            files: EXTENSION_TSM_SYSTEM_TIME,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-tsm_system_time",
+                sha256: "e323ad428f2295b94be3769d1ae0f3489bbd68a3dc5769d153a677ee014b2977",
+                size: 4470,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::TSM_SYSTEM_TIME,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "pg_stat_statements",
+            files: EXTENSION_PG_STAT_STATEMENTS,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-pg_stat_statements",
+                sha256: "c1981eceb3fbe932cd7919bea1c17f424e0c6b6423db98dfb10f1ac081b6391c",
+                size: 23363,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::PG_STAT_STATEMENTS,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "auto_explain",
+            files: EXTENSION_AUTO_EXPLAIN,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-auto_explain",
+                sha256: "b2f752c7a12533ec23a10ba2227ca3db643585fe18f601f3de04c62a77ba7f77",
+                size: 6938,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::AUTO_EXPLAIN,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "file_fdw",
+            files: EXTENSION_FILE_FDW,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-file_fdw",
+                sha256: "68010dfa4a29c357f309e7426aba5086b05a454511d308ef9b5a7c44bfcdf297",
+                size: 11345,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::FILE_FDW,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "pg_surgery",
+            files: EXTENSION_PG_SURGERY,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-pg_surgery",
+                sha256: "c16d947f9e7b2a0a2ca86fe232e4be85560672093a3bbc982ab4e77650718456",
+                size: 5984,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::PG_SURGERY,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+    ];
+
+    #[cfg(all(feature = "extensions", not(any(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))))]
+    pub(crate) const EXTENSIONS: &[EmbeddedExtension] = &[
+        EmbeddedExtension {
+            name: "pg_trgm",
+            files: EXTENSION_PG_TRGM,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "citext",
+            files: EXTENSION_CITEXT,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "hstore",
+            files: EXTENSION_HSTORE,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "ltree",
+            files: EXTENSION_LTREE,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "cube",
+            files: EXTENSION_CUBE,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "earthdistance",
+            files: EXTENSION_EARTHDISTANCE,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "fuzzystrmatch",
+            files: EXTENSION_FUZZYSTRMATCH,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "btree_gin",
+            files: EXTENSION_BTREE_GIN,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "btree_gist",
+            files: EXTENSION_BTREE_GIST,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "intarray",
+            files: EXTENSION_INTARRAY,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "isn",
+            files: EXTENSION_ISN,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "lo",
+            files: EXTENSION_LO,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "seg",
+            files: EXTENSION_SEG,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "tablefunc",
+            files: EXTENSION_TABLEFUNC,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "unaccent",
+            files: EXTENSION_UNACCENT,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "dict_int",
+            files: EXTENSION_DICT_INT,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "dict_xsyn",
+            files: EXTENSION_DICT_XSYN,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "bloom",
+            files: EXTENSION_BLOOM,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "amcheck",
+            files: EXTENSION_AMCHECK,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "pageinspect",
+            files: EXTENSION_PAGEINSPECT,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "pg_buffercache",
+            files: EXTENSION_PG_BUFFERCACHE,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "pg_freespacemap",
+            files: EXTENSION_PG_FREESPACEMAP,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "pg_visibility",
+            files: EXTENSION_PG_VISIBILITY,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "pg_walinspect",
+            files: EXTENSION_PG_WALINSPECT,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "tcn",
+            files: EXTENSION_TCN,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "tsm_system_rows",
+            files: EXTENSION_TSM_SYSTEM_ROWS,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "tsm_system_time",
+            files: EXTENSION_TSM_SYSTEM_TIME,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "pg_stat_statements",
+            files: EXTENSION_PG_STAT_STATEMENTS,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "auto_explain",
+            files: EXTENSION_AUTO_EXPLAIN,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "file_fdw",
+            files: EXTENSION_FILE_FDW,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "pg_surgery",
+            files: EXTENSION_PG_SURGERY,
+            native: None,
+        },
+    ];
 }

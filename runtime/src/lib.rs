@@ -26,6 +26,8 @@ mod embedded;
 pub mod engine;
 mod error;
 mod extension;
+#[rustfmt::skip]
+pub mod extensions;
 mod fs;
 #[rustfmt::skip]
 mod generated;
@@ -54,7 +56,7 @@ pub use client_io::{ClientConnector, ClientStream};
 pub use datadir_lock::{DataDirLock, LOCK_FILE};
 pub use embedded::CACHE_DIR_ENV;
 pub use error::{Error, PG_MAJOR};
-pub use extension::Extension;
+pub use extension::{install_extension, Extension, ExtensionFiles};
 pub use fs::SyncCounts;
 pub use initdb::{initdb, InitOptions};
 pub use program::{run_program, Program, ProgramIo};

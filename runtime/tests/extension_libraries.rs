@@ -7,7 +7,7 @@
 
 mod support;
 
-use pglite_runtime::{initdb, BackendSession, Extension, InitOptions, SessionOptions};
+use pglite_runtime::{initdb, BackendSession, ExtensionFiles, InitOptions, SessionOptions};
 use support::{artifacts, query, scalar, Reply};
 
 /// Seconds between the Gregorian epoch of RFC 4122 timestamps (1582-10-15)
@@ -26,7 +26,7 @@ fn single_column(reply: &Reply) -> Vec<String> {
 /// A data directory with `name` installed, and a backend on it.
 fn start_with(name: &str) -> (tempfile::TempDir, std::path::PathBuf, BackendSession) {
     let artifacts = artifacts();
-    let extension = Extension::from_artifacts(&artifacts, name)
+    let extension = ExtensionFiles::from_artifacts(&artifacts, name)
         .unwrap_or_else(|err| panic!("{name} is built: {err}"));
     let temp = tempfile::tempdir().expect("temp dir");
     let data = temp.path().join("data");
@@ -38,7 +38,6 @@ fn start_with(name: &str) -> (tempfile::TempDir, std::path::PathBuf, BackendSess
 }
 
 #[test]
-#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0014)"]
 fn uuid_ossp_generates_rfc_4122_uuids() {
     let (_temp, data, mut session) = start_with("uuid-ossp");
     let create = query(&mut session, "CREATE EXTENSION \"uuid-ossp\"");
@@ -134,7 +133,6 @@ fn uuid_ossp_generates_rfc_4122_uuids() {
 }
 
 #[test]
-#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0014)"]
 fn pgcrypto_runs_on_libcrypto() {
     let (_temp, data, mut session) = start_with("pgcrypto");
     let create = query(&mut session, "CREATE EXTENSION pgcrypto");

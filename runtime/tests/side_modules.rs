@@ -6,14 +6,13 @@
 
 mod support;
 
-use pglite_runtime::{initdb, BackendSession, Extension, InitOptions, SessionOptions};
+use pglite_runtime::{initdb, BackendSession, ExtensionFiles, InitOptions, SessionOptions};
 use support::{artifacts, parse, query, scalar};
 
 #[test]
-#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 fn pg_trgm_loads_as_a_side_module() {
     let artifacts = artifacts();
-    let pg_trgm = Extension::from_artifacts(&artifacts, "pg_trgm").expect("pg_trgm is built");
+    let pg_trgm = ExtensionFiles::from_artifacts(&artifacts, "pg_trgm").expect("pg_trgm is built");
     let temp = tempfile::tempdir().expect("temp dir");
     let data = temp.path().join("data");
     let other = temp.path().join("other");
@@ -118,10 +117,9 @@ fn pg_trgm_loads_as_a_side_module() {
 }
 
 #[test]
-#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 fn citext_loads_as_a_side_module() {
     let artifacts = artifacts();
-    let citext = Extension::from_artifacts(&artifacts, "citext").expect("citext is built");
+    let citext = ExtensionFiles::from_artifacts(&artifacts, "citext").expect("citext is built");
     let temp = tempfile::tempdir().expect("temp dir");
     let data = temp.path().join("data");
     initdb(&artifacts, &data, &InitOptions::default()).expect("initdb");

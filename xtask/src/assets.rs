@@ -1,5 +1,6 @@
 //! `cargo xtask assets build`: every step from the recipes to the committed
-//! artifacts: fetch, build, aot, template, package. Each step is skipped
+//! artifacts: fetch, build, aot, template, package, and the extension
+//! catalog made from the packaged extensions. Each step is skipped
 //! when its inputs did not change, so after a change to a patch this
 //! rebuilds what depends on it and regenerates the manifest and the
 //! generated Rust that `cargo xtask check` compares.
@@ -13,7 +14,8 @@ use crate::layout::Layout;
 pub fn build(layout: &Layout) -> Result<()> {
     crate::toolchain::check(layout).context("the toolchain is incomplete")?;
     build_outputs(layout)?;
-    crate::package::run(layout, false)
+    crate::package::run(layout, false)?;
+    crate::catalog::run(layout)
 }
 
 /// Fetch, build, AOT code and template: the build output that tests and

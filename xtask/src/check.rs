@@ -16,7 +16,9 @@ use crate::codegen::{generated_files, runtime_dependency_problems};
 use crate::hashing::sha256_file;
 use crate::layout::Layout;
 use crate::manifest::{input_files, inputs_fingerprint, stale_inputs, Manifest, MANIFEST_PATH};
-use crate::recipes::{BuildRecipe, SourcesRecipe, TargetsRecipe, ToolchainRecipe};
+use crate::recipes::{
+    BuildRecipe, ExtensionsRecipe, SourcesRecipe, TargetsRecipe, ToolchainRecipe,
+};
 
 pub fn check(layout: &Layout) -> Result<()> {
     check_recipes(layout)?;
@@ -104,14 +106,32 @@ pub fn artifact_problems(layout: &Layout) -> Result<Vec<String>> {
             }
         }
     }
-    if manifest.artifact.len() != 2 + targets.target.len() * targets.module.len() {
+    let extensions = ExtensionsRecipe::load(&layout.recipe("extensions.toml"))?;
+    let backend_artifacts = manifest
+        .artifact
+        .iter()
+        .filter(|a| !a.name.starts_with("extension-") && !a.name.contains("-extension-"))
+        .count();
+    if backend_artifacts != 2 + targets.target.len() * targets.module.len() {
         problems.push(format!(
-            "{MANIFEST_PATH}: {} artifacts, but recipes/targets.toml asks for the runtime, \
-             the template and {} AOT module(s)",
-            manifest.artifact.len(),
+            "{MANIFEST_PATH}: {backend_artifacts} backend artifacts, but recipes/targets.toml \
+             asks for the runtime, the template and {} AOT module(s)",
             targets.target.len() * targets.module.len()
         ));
     }
+    let packaged = crate::codegen::packaged_extensions(&manifest);
+    let wanted: Vec<&str> = extensions
+        .extension
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    if packaged != wanted {
+        problems.push(format!(
+            "stale input: {MANIFEST_PATH} packages the extensions {packaged:?}, \
+             recipes/extensions.toml lists {wanted:?}"
+        ));
+    }
+    problems.extend(crate::catalog::problems(layout, &manifest)?);
     if manifest.aot_engine != targets.engine.name() {
         problems.push(format!(
             "{MANIFEST_PATH}: AOT code made with {}, recipes/targets.toml says {}",
@@ -193,12 +213,17 @@ mod tests {
             "runtime/src/generated.rs".into(),
             "runtime/Cargo.toml".into(),
             MANIFEST_PATH.into(),
+            crate::catalog::STATUS_PATH.into(),
+            crate::catalog::CONSTANTS_RS.into(),
+            "extensions/smoke".into(),
         ];
         let manifest = Manifest::load(&real.join(MANIFEST_PATH)).unwrap();
         let targets = TargetsRecipe::load(&real.join("recipes/targets.toml")).unwrap();
         for target in &targets.target {
             paths.push(format!("{}/src", target.crate_dir()));
             paths.push(format!("{}/Cargo.toml", target.crate_dir()));
+            paths.push(format!("{}/src", target.extensions_crate_dir()));
+            paths.push(format!("{}/Cargo.toml", target.extensions_crate_dir()));
         }
         for path in paths {
             crate::outputs::copy_any(&real.join(&path), &copy.path().join(&path)).unwrap();
@@ -240,6 +265,21 @@ mod tests {
             .last()
             .unwrap()
             .contains("cargo xtask assets build"));
+    }
+
+    #[test]
+    fn stale_extension_constants_are_reported() {
+        let (copy, layout) = workspace_copy();
+        let constants = copy.path().join(crate::catalog::CONSTANTS_RS);
+        let text = std::fs::read_to_string(&constants).unwrap();
+        std::fs::write(&constants, text.replace("pub const ALL", "pub const  ALL")).unwrap();
+        let problems = artifact_problems(&layout).unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("runtime/src/extensions.rs: generated code is stale")),
+            "{problems:#?}"
+        );
     }
 
     #[test]

@@ -29,6 +29,38 @@ pub fn aot_archive(target: &AotTarget, module: &str) -> String {
     format!("{}/artifacts/{module}.wasmu.tar.zst", target.crate_dir())
 }
 
+/// The manifest name of an extension's tree (`share/`, `lib/`).
+pub fn extension_artifact_name(extension: &str) -> String {
+    format!("extension-{extension}")
+}
+
+/// An extension tree's archive, relative to the workspace.
+pub fn extension_archive(extension: &str) -> String {
+    format!("runtime/artifacts/extensions/{extension}.tar.zst")
+}
+
+/// The manifest name of an extension's native code for a target.
+pub fn extension_aot_artifact_name(target: &AotTarget, extension: &str) -> String {
+    format!("aot-{}-extension-{extension}", target.triple)
+}
+
+/// An extension's native code archive, relative to the workspace.
+pub fn extension_aot_archive(target: &AotTarget, extension: &str) -> String {
+    format!(
+        "{}/artifacts/{extension}.tar.zst",
+        target.extensions_crate_dir()
+    )
+}
+
+/// The extensions the manifest records, in its order.
+pub fn packaged_extensions(manifest: &Manifest) -> Vec<&str> {
+    manifest
+        .artifact
+        .iter()
+        .filter_map(|a| a.name.strip_prefix("extension-"))
+        .collect()
+}
+
 /// Every generated file: workspace-relative path and contents.
 pub fn generated_files(
     workspace: &Path,
@@ -43,6 +75,15 @@ pub fn generated_files(
         files.push((
             dir.join("src/lib.rs"),
             aot_lib_rs(manifest, targets, target)?,
+        ));
+        let dir = PathBuf::from(target.extensions_crate_dir());
+        files.push((
+            dir.join("Cargo.toml"),
+            aot_extensions_cargo_toml(target, &version),
+        ));
+        files.push((
+            dir.join("src/lib.rs"),
+            aot_extensions_lib_rs(manifest, target)?,
         ));
     }
     Ok(files)
@@ -89,6 +130,8 @@ fn runtime_rs(manifest: &Manifest, targets: &TargetsRecipe) -> Result<String> {
         w,
         "    use crate::embedded::{{EmbeddedArchive, Placement}};"
     )?;
+    writeln!(w, "    #[cfg(feature = \"extensions\")]")?;
+    writeln!(w, "    use crate::embedded::EmbeddedExtension;")?;
     for (name, path, placement) in [
         ("runtime", RUNTIME_ARCHIVE, "Placement::Unpack(\"\")"),
         (
@@ -141,8 +184,92 @@ fn runtime_rs(manifest: &Manifest, targets: &TargetsRecipe) -> Result<String> {
         w,
         "    pub(crate) const ARCHIVES: &[EmbeddedArchive] = &[RUNTIME, TEMPLATE];"
     )?;
+    write_extensions(w, manifest, targets)?;
     writeln!(w, "}}")?;
     Ok(out)
+}
+
+/// The embedded extensions: each tree's archive in this crate, its native
+/// code in the target's extensions crate (decision 0013).
+fn write_extensions(w: &mut String, manifest: &Manifest, targets: &TargetsRecipe) -> Result<()> {
+    let extensions = packaged_extensions(manifest);
+    let cfgs: Vec<&str> = targets.target.iter().map(|t| t.cfg.as_str()).collect();
+    for name in &extensions {
+        let entry = artifact(manifest, &extension_artifact_name(name))?;
+        writeln!(w)?;
+        writeln!(w, "    #[cfg(feature = \"extensions\")]")?;
+        writeln!(
+            w,
+            "    const EXTENSION_{}: EmbeddedArchive = EmbeddedArchive {{",
+            name.to_uppercase()
+        )?;
+        let rel = extension_archive(name);
+        let rel = rel
+            .strip_prefix("runtime/")
+            .context("extension archive path")?;
+        write_archive_fields(
+            w,
+            entry,
+            &format!("include_bytes!(\"../{rel}\")"),
+            "Placement::Unpack(crate::embedded::FILES_SUBDIR)",
+        )?;
+        writeln!(w, "    }};")?;
+    }
+    let mut tables: Vec<(String, Option<&crate::recipes::AotTarget>)> = targets
+        .target
+        .iter()
+        .map(|t| (format!("all(feature = \"extensions\", {})", t.cfg), Some(t)))
+        .collect();
+    tables.push((
+        format!(
+            "all(feature = \"extensions\", not(any({})))",
+            cfgs.join(", ")
+        ),
+        None,
+    ));
+    for (cfg, target) in tables {
+        writeln!(w)?;
+        writeln!(w, "    #[cfg({cfg})]")?;
+        writeln!(
+            w,
+            "    pub(crate) const EXTENSIONS: &[EmbeddedExtension] = &["
+        )?;
+        for name in &extensions {
+            writeln!(w, "        EmbeddedExtension {{")?;
+            writeln!(w, "            name: {name:?},")?;
+            writeln!(w, "            files: EXTENSION_{},", name.to_uppercase())?;
+            let native = target.and_then(|t| {
+                manifest
+                    .artifact(&extension_aot_artifact_name(t, name))
+                    .map(|entry| (t, entry))
+            });
+            match native {
+                None => writeln!(w, "            native: None,")?,
+                Some((target, entry)) => {
+                    writeln!(w, "            native: Some(EmbeddedArchive {{")?;
+                    let bytes = format!(
+                        "{}::{}",
+                        target.extensions_crate_ident(),
+                        name.to_uppercase()
+                    );
+                    let mut fields = String::new();
+                    write_archive_fields(
+                        &mut fields,
+                        entry,
+                        &bytes,
+                        "Placement::Unpack(crate::embedded::NATIVE_SUBDIR)",
+                    )?;
+                    for line in fields.lines() {
+                        writeln!(w, "        {line}")?;
+                    }
+                    writeln!(w, "            }}),")?;
+                }
+            }
+            writeln!(w, "        }},")?;
+        }
+        writeln!(w, "    ];")?;
+    }
+    Ok(())
 }
 
 fn write_archive_fields(
@@ -174,6 +301,64 @@ fn aot_cargo_toml(target: &AotTarget, version: &str) -> String {
         package = target.package(),
         triple = target.triple,
     )
+}
+
+fn aot_extensions_cargo_toml(target: &AotTarget, version: &str) -> String {
+    format!(
+        "# {GENERATED}\n\
+         [package]\n\
+         name = \"{package}\"\n\
+         version = \"{version}\"\n\
+         description = \"Native code of pglite-oxide's packaged PostgreSQL extensions for {triple}, compiled ahead of time\"\n\
+         edition.workspace = true\n\
+         rust-version.workspace = true\n\
+         license.workspace = true\n\
+         repository.workspace = true\n\
+         include = [\"Cargo.toml\", \"src/lib.rs\", \"artifacts/*.tar.zst\"]\n",
+        package = target.extensions_package(),
+        triple = target.triple,
+    )
+}
+
+fn aot_extensions_lib_rs(manifest: &Manifest, target: &AotTarget) -> Result<String> {
+    let mut out = String::new();
+    let w = &mut out;
+    writeln!(w, "// {GENERATED}")?;
+    writeln!(
+        w,
+        "//! Native code of pglite-oxide's packaged extensions for `{}`, compiled",
+        target.triple
+    )?;
+    writeln!(
+        w,
+        "//! ahead of time by Wasmer {} ({}): one archive per extension with a",
+        manifest.wasmer, manifest.aot_engine
+    )?;
+    writeln!(
+        w,
+        "//! module, holding `<module>.wasmu`. `pglite-runtime` unpacks only the"
+    )?;
+    writeln!(w, "//! extensions a database asks for.")?;
+    writeln!(w)?;
+    writeln!(w, "#![no_std]")?;
+    for name in packaged_extensions(manifest) {
+        let Some(entry) = manifest.artifact(&extension_aot_artifact_name(target, name)) else {
+            continue;
+        };
+        let file = entry
+            .path
+            .rsplit('/')
+            .next()
+            .context("artifact path has no file name")?;
+        writeln!(w)?;
+        writeln!(w, "/// `{name}`'s native code, in a `.tar.zst` archive.")?;
+        writeln!(
+            w,
+            "pub const {}: &[u8] = include_bytes!(\"../artifacts/{file}\");",
+            name.to_uppercase()
+        )?;
+    }
+    Ok(out)
 }
 
 fn aot_lib_rs(manifest: &Manifest, targets: &TargetsRecipe, target: &AotTarget) -> Result<String> {
@@ -242,7 +427,9 @@ pub fn runtime_version(workspace: &Path) -> Result<String> {
     }
 }
 
-/// Problems with the runtime's dependency on each AOT crate, one line each.
+/// Problems with the runtime's dependency on each AOT crate (feature
+/// `embedded`) and each extensions crate (feature `extensions`), one line
+/// each.
 pub fn runtime_dependency_problems(
     workspace: &Path,
     targets: &TargetsRecipe,
@@ -253,42 +440,56 @@ pub fn runtime_dependency_problems(
     let value: toml::Value =
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let version = runtime_version(workspace)?;
-    let embedded: Vec<&str> = value
-        .get("features")
-        .and_then(|f| f.get("embedded"))
-        .and_then(|e| e.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-        .unwrap_or_default();
+    let feature = |name: &str| -> Vec<String> {
+        value
+            .get("features")
+            .and_then(|f| f.get(name))
+            .and_then(|e| e.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let mut problems = Vec::new();
     for target in &targets.target {
-        let package = target.package();
-        let dep = value
-            .get("target")
-            .and_then(|t| t.get(format!("cfg({})", target.cfg)))
-            .and_then(|t| t.get("dependencies"))
-            .and_then(|d| d.get(&package));
-        let want_path = format!("../{}", target.crate_dir());
-        let want_version = format!("={version}");
-        match dep {
-            None => problems.push(format!(
-                "runtime/Cargo.toml: no `{package}` under [target.'cfg({})'.dependencies]",
-                target.cfg
-            )),
-            Some(dep) => {
-                let field = |name: &str| dep.get(name).and_then(|v| v.as_str()).unwrap_or("");
-                let optional = dep.get("optional").and_then(|v| v.as_bool()) == Some(true);
-                if field("path") != want_path || field("version") != want_version || !optional {
-                    problems.push(format!(
-                        "runtime/Cargo.toml: `{package}` must be {{ path = \"{want_path}\", \
-                         version = \"{want_version}\", optional = true }}"
-                    ));
+        for (package, dir, feature_name) in [
+            (target.package(), target.crate_dir(), "embedded"),
+            (
+                target.extensions_package(),
+                target.extensions_crate_dir(),
+                "extensions",
+            ),
+        ] {
+            let dep = value
+                .get("target")
+                .and_then(|t| t.get(format!("cfg({})", target.cfg)))
+                .and_then(|t| t.get("dependencies"))
+                .and_then(|d| d.get(&package));
+            let want_path = format!("../{dir}");
+            let want_version = format!("={version}");
+            match dep {
+                None => problems.push(format!(
+                    "runtime/Cargo.toml: no `{package}` under [target.'cfg({})'.dependencies]",
+                    target.cfg
+                )),
+                Some(dep) => {
+                    let field = |name: &str| dep.get(name).and_then(|v| v.as_str()).unwrap_or("");
+                    let optional = dep.get("optional").and_then(|v| v.as_bool()) == Some(true);
+                    if field("path") != want_path || field("version") != want_version || !optional {
+                        problems.push(format!(
+                            "runtime/Cargo.toml: `{package}` must be {{ path = \"{want_path}\", \
+                             version = \"{want_version}\", optional = true }}"
+                        ));
+                    }
                 }
             }
-        }
-        if !embedded.contains(&format!("dep:{package}").as_str()) {
-            problems.push(format!(
-                "runtime/Cargo.toml: feature `embedded` must enable \"dep:{package}\""
-            ));
+            if !feature(feature_name).contains(&format!("dep:{package}")) {
+                problems.push(format!(
+                    "runtime/Cargo.toml: feature `{feature_name}` must enable \"dep:{package}\""
+                ));
+            }
         }
     }
     Ok(problems)

@@ -9,6 +9,7 @@ pub mod apt_sources;
 pub mod assets;
 pub mod bench;
 pub mod build;
+pub mod catalog;
 pub mod check;
 pub mod codegen;
 pub mod fetch;

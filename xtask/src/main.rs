@@ -31,7 +31,10 @@ commands:
                                manifests/assets.lock.toml, generated Rust;
                                --verify: write nothing, fail unless the
                                committed archives are byte-identical
-  assets build                 fetch, build, aot, template, package in one
+  catalog                      the smoke test of every packaged extension;
+                               manifests/extensions.toml and the constants
+                               of the extensions that passed
+  assets build                 fetch, build, aot, template, package, catalog
   check                        fast checks: recipes, committed artifacts
                                against the manifest, stale inputs, generated
                                Rust
@@ -40,6 +43,8 @@ commands:
   bench api                    query round trip: direct API, in-process client, native PG
   bench fs                     wasmer-wasix's stock filesystem against ours
   bench fork                   forks, per-test fixture, 200 tests: fixture/fresh/native
+  bench extensions             new temporary database to first query, with each
+                               catalog extension and without
   bench engines|sizes          Cranelift and LLVM AOT code compared; sizes only
   bench speed [--quick] [--reps N] [--peer-sql DIR]
                                the speed suite (SQLite speedtest family) through
@@ -84,6 +89,7 @@ fn run(args: &[String]) -> Result<()> {
         ["aot", flags @ ..] => xtask::aot::run(&layout, &aot_options(flags)?).map(|_| ()),
         ["package"] => xtask::package::run(&layout, false),
         ["package", "--verify"] => xtask::package::run(&layout, true),
+        ["catalog"] => xtask::catalog::run(&layout),
         ["assets", "build"] => xtask::assets::build(&layout),
         ["check"] => xtask::check::check(&layout),
         // Hidden: one engine's measurements, in a process of its own.

@@ -5,6 +5,10 @@
 //! - `runtime/artifacts/template.tar.zst`: the template data directory (the
 //!   archive `cargo xtask template` made, as it is);
 //! - `crates/aot-<triple>/artifacts/<module>.wasmu.tar.zst`: AOT code;
+//! - `runtime/artifacts/extensions/<name>.tar.zst`: each extension of
+//!   recipes/extensions.toml, its `share/` and `lib/` tree, and
+//!   `crates/aot-extensions-<triple>/artifacts/<name>.tar.zst`, the native
+//!   code of its modules (decision 0013);
 //! - `manifests/assets.lock.toml`: size and sha256 of each, and the inputs;
 //! - the generated Rust that embeds them (see [`crate::codegen`]).
 //!
@@ -18,13 +22,16 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::codegen::{self, aot_archive, aot_artifact_name, RUNTIME_ARCHIVE, TEMPLATE_ARCHIVE};
+use crate::codegen::{
+    self, aot_archive, aot_artifact_name, extension_aot_archive, extension_aot_artifact_name,
+    extension_archive, extension_artifact_name, RUNTIME_ARCHIVE, TEMPLATE_ARCHIVE,
+};
 use crate::hashing::{sha256_bytes, sha256_file};
 use crate::layout::Layout;
 use crate::manifest::{
     input_files, inputs_fingerprint, ArtifactEntry, Inputs, Manifest, MANIFEST_PATH,
 };
-use crate::recipes::{TargetsRecipe, ToolchainRecipe};
+use crate::recipes::{ExtensionsRecipe, TargetsRecipe, ToolchainRecipe};
 
 /// The runtime archive's top-level entries in the build output.
 const RUNTIME_ROOTS: [&str; 4] = ["postgres.wasm", "pg_dump.wasm", "share", "lib"];
@@ -106,6 +113,53 @@ pub fn run(layout: &Layout, verify: bool) -> Result<()> {
         }
     }
 
+    // Only this tree's recipe entries: the shared build output may hold
+    // other extensions.
+    let extensions = ExtensionsRecipe::load(&layout.recipe("extensions.toml"))?;
+    for extension in &extensions.extension {
+        let name = &extension.name;
+        let tree = out.join("extensions").join(name);
+        if !tree.is_dir() {
+            bail!("{} is missing: run `cargo xtask build`", tree.display());
+        }
+        let bytes = compress_cached(layout, &crate::pack::tar_dir(&tree)?)?;
+        artifacts.push(emit(
+            &extension_artifact_name(name),
+            &extension_archive(name),
+            &bytes,
+        )?);
+        let modules = side_modules(&tree.join("lib"))?;
+        if modules.is_empty() {
+            continue;
+        }
+        for target in &targets.target {
+            let dir = crate::aot::aot_dir(layout)
+                .join(&target.triple)
+                .join("extensions")
+                .join(name);
+            for module in &modules {
+                let file = dir.join(format!("{module}.{}", crate::aot::EXTENSION));
+                if !file.is_file() {
+                    bail!("{} is missing: run `cargo xtask aot`", file.display());
+                }
+            }
+            let names: Vec<String> = modules
+                .iter()
+                .map(|m| format!("{m}.{}", crate::aot::EXTENSION))
+                .collect();
+            let roots: Vec<&str> = names.iter().map(String::as_str).collect();
+            let bytes = compress_cached(layout, &crate::pack::tar_paths(&dir, &roots)?)?;
+            let mut entry = emit(
+                &extension_aot_artifact_name(target, name),
+                &extension_aot_archive(target, name),
+                &bytes,
+            )?;
+            entry.target = Some(target.triple.clone());
+            entry.module = Some(format!("extensions/{name}"));
+            artifacts.push(entry);
+        }
+    }
+
     if verify {
         if !differences.is_empty() {
             bail!(
@@ -147,6 +201,21 @@ pub fn run(layout: &Layout, verify: bool) -> Result<()> {
     }
     println!("wrote {MANIFEST_PATH} and the generated Rust");
     Ok(())
+}
+
+/// The side modules in an extension's `lib/` (`<module>.so`), sorted.
+fn side_modules(lib: &Path) -> Result<Vec<String>> {
+    let mut modules = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(lib) {
+        for entry in entries {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if let Some(module) = name.strip_suffix(".so") {
+                modules.push(module.to_string());
+            }
+        }
+    }
+    modules.sort();
+    Ok(modules)
 }
 
 /// [`crate::pack::compress`], remembered in the work directory by the

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use pglite_runtime::{
-    Artifacts, BackendSession, Extension, SessionOptions, TemplateCache, TemporaryRoot,
+    install_extension, Artifacts, BackendSession, ExtensionFiles, SessionOptions, TemplateCache,
+    TemporaryRoot,
 };
 use postgres_protocol::message::frontend;
 
@@ -194,22 +195,34 @@ impl Pglite {
 }
 
 impl Pglite {
-    /// Makes extension `name` (e.g. `"pg_trgm"`) available in this
-    /// database and creates it: its files, built with the backend
-    /// artifacts, are installed into this data directory only (other
-    /// databases do not see them), then `CREATE EXTENSION IF NOT EXISTS`
-    /// runs. Plain `CREATE EXTENSION` works too once the files are
-    /// installed; they stay installed across restarts.
-    pub fn enable_extension(&mut self, name: &str) -> Result<()> {
-        Extension::from_artifacts(&self.artifacts, name)?.install(&self.data_dir)?;
-        self.session.batch_execute(&create_extension(name))
+    /// Makes an extension available in this database and creates it:
+    /// `extension` is one of the catalog's ([`crate::extensions`], e.g.
+    /// `extensions::PG_TRGM`) or a name (`"pg_trgm"`). Its files, packaged
+    /// with the backend artifacts, are installed into this data directory
+    /// only (other databases do not see them), with those of the
+    /// extensions it requires, then `CREATE EXTENSION IF NOT EXISTS ...
+    /// CASCADE` runs; a module without a control file (`auto_explain`) is
+    /// `LOAD`ed into this session instead. Plain `CREATE EXTENSION` works
+    /// too once the files are installed; they stay installed across
+    /// restarts.
+    pub fn enable_extension(&mut self, extension: impl AsRef<str>) -> Result<()> {
+        let name = extension.as_ref();
+        let files = install_extension(&self.artifacts, name, &self.data_dir)?;
+        self.session.batch_execute(&create_extension(&files))
     }
 }
 
-/// `CREATE EXTENSION IF NOT EXISTS` for `name`, which
-/// [`Extension::from_artifacts`] accepted (letters, digits, `_`, `-`).
-fn create_extension(name: &str) -> String {
-    format!("CREATE EXTENSION IF NOT EXISTS \"{name}\"")
+/// What makes installed extension `files` usable in a session: `CREATE
+/// EXTENSION IF NOT EXISTS` with the extensions it requires, or `LOAD` for
+/// a module without a control file. Names are those
+/// [`pglite_runtime::ExtensionFiles`] accepted (letters, digits, `_`, `-`).
+fn create_extension(files: &ExtensionFiles) -> String {
+    let name = files.name();
+    if files.has_control_file() {
+        format!("CREATE EXTENSION IF NOT EXISTS \"{name}\" CASCADE")
+    } else {
+        format!("LOAD '{name}'")
+    }
 }
 
 impl Deref for Pglite {
@@ -375,10 +388,11 @@ impl Builder {
         self
     }
 
-    /// Installs extension `name` into the database and creates it when it
-    /// opens, as [`Pglite::enable_extension`] does.
-    pub fn extension(mut self, name: &str) -> Self {
-        self.extensions.push(name.into());
+    /// Installs an extension (a constant of [`crate::extensions`] or a
+    /// name) into the database and creates it when it opens, as
+    /// [`Pglite::enable_extension`] does.
+    pub fn extension(mut self, extension: impl AsRef<str>) -> Self {
+        self.extensions.push(extension.as_ref().into());
         self
     }
 
@@ -467,9 +481,6 @@ impl Builder {
         data_dir: PathBuf,
         temporary: Option<Temporary>,
     ) -> Result<Pglite> {
-        for name in &self.extensions {
-            Extension::from_artifacts(&artifacts, name)?.install(&data_dir)?;
-        }
         let relaxed = self.relaxed_durability.unwrap_or(temporary.is_some());
         let options = SessionOptions {
             database: self.database.clone(),
@@ -485,8 +496,12 @@ impl Builder {
             self.database.clone(),
         );
         let mut session = Session::new(backend.clone(), Notices::new(self.notice_handler.clone()));
+        // Installed once the backend runs (it sees them at once): a new
+        // temporary database's start may be replayed from an image of an
+        // earlier one (decision 0009), whose files it would then clash with.
         for name in &self.extensions {
-            session.batch_execute(&create_extension(name))?;
+            let files = install_extension(&artifacts, name, &data_dir)?;
+            session.batch_execute(&create_extension(&files))?;
         }
         if self.user != BOOTSTRAP_USER {
             become_user(&mut session, &self.user)?;

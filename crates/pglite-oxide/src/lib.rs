@@ -58,7 +58,7 @@ pub use statement::{Statement, ToStatement};
 pub use transaction::Transaction;
 pub use types::Numeric;
 
-pub use pglite_runtime::Artifacts;
+pub use pglite_runtime::{extensions, Artifacts};
 pub use postgres_types::{FromSql, IsNull, ToSql, Type};
 /// The async client crate [`Pglite::connect`] returns clients of.
 pub use tokio_postgres;

@@ -1,18 +1,18 @@
-//! Extensions through the public API (decision 0011): installed into one
-//! database when asked for, used through the direct API and through the
-//! server, still there after a restart.
+//! Extensions through the public API (decisions 0011 and 0013): installed
+//! into one database when asked for, used through the direct API and
+//! through the server, still there after a restart. Every extension of the
+//! catalog also has its smoke test (`extension_smoke.rs`).
 
-use pglite_oxide::{Error, Pglite};
+use pglite_oxide::{extensions, Error, Pglite};
 use tokio_postgres::NoTls;
 
 #[test]
-#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 fn pg_trgm_through_the_direct_api_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     {
         let mut db = Pglite::open(&path).unwrap();
-        db.enable_extension("pg_trgm").unwrap();
+        db.enable_extension(extensions::PG_TRGM).unwrap();
         let similarity: f32 = db
             .query_one("SELECT similarity('word', 'words')", &[])
             .unwrap()
@@ -44,6 +44,27 @@ fn pg_trgm_through_the_direct_api_survives_a_restart() {
 }
 
 #[test]
+fn a_required_extension_comes_with_it() {
+    let mut db = Pglite::temporary().unwrap();
+    db.enable_extension("earthdistance").unwrap();
+    let cube: bool = db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'cube')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        cube,
+        "earthdistance's CREATE EXTENSION ... CASCADE created cube"
+    );
+    assert_eq!(
+        extensions::Extension::by_name("earthdistance"),
+        Some(extensions::EARTHDISTANCE)
+    );
+}
+
+#[test]
 fn an_unknown_extension_is_a_typed_error() {
     let mut db = Pglite::temporary().unwrap();
     let err = db.enable_extension("no_such_extension").unwrap_err();
@@ -53,7 +74,6 @@ fn an_unknown_extension_is_a_typed_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 async fn pg_trgm_through_the_server() {
     let server = Pglite::builder()
         .extension("pg_trgm")

@@ -25,6 +25,7 @@ mod anatomy;
 mod api;
 mod cold;
 mod engines;
+mod extensions;
 mod fork;
 mod fs;
 mod speed;
@@ -44,9 +45,10 @@ pub fn run(layout: &Layout, suite: &str, flags: &[&str]) -> Result<()> {
         "fs" => fs::run(layout),
         "fork" => fork::run(layout),
         "engines" => engines::run(layout),
+        "extensions" => extensions::run(layout),
         "sizes" => engines::sizes(layout),
         other => bail!(
-            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, fork, engines, sizes, speed)"
+            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, fork, engines, extensions, sizes, speed)"
         ),
     }
 }

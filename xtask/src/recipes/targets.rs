@@ -76,6 +76,20 @@ impl AotTarget {
     pub fn crate_ident(&self) -> String {
         self.package().replace('-', "_")
     }
+
+    /// The crate of the extensions' native code for this target
+    /// (decision 0013), relative to the workspace.
+    pub fn extensions_crate_dir(&self) -> String {
+        format!("crates/aot-extensions-{}", self.triple)
+    }
+
+    pub fn extensions_package(&self) -> String {
+        format!("pglite-aot-extensions-{}", self.triple)
+    }
+
+    pub fn extensions_crate_ident(&self) -> String {
+        self.extensions_package().replace('-', "_")
+    }
 }
 
 impl TargetsRecipe {

@@ -1,0 +1,3 @@
+-- dict_int: a dictionary for integers.
+-- check
+SELECT ts_lexize('intdict', '12345678') = ARRAY['123456'];
