@@ -60,6 +60,8 @@ pub fn build(
         recipe: &options.recipe,
         patches: &layout.patches(),
         assets: &layout.assets(),
+        workspace: &layout.workspace,
+        workspace_inputs: &recipe.workspace_input,
         toolchain,
         xtask_version: env!("CARGO_PKG_VERSION"),
     })?;
@@ -256,6 +258,14 @@ fn build_once(
     let prepare_logs = run.logs.join("prepare");
     // Steps see the assets inside the build tree (see FIXED_BUILD_ROOT).
     outputs::copy_any(&layout.assets(), &run.dir.join("assets"))?;
+    for input in &recipe.workspace_input {
+        outputs::copy_dir_filtered(
+            &layout.workspace.join(&input.from),
+            &run.dir.join(&input.to),
+            |rel| input.includes(rel),
+        )
+        .with_context(|| format!("copying {} into the build tree", input.from))?;
+    }
 
     let extract = [
         "tar".to_string(),

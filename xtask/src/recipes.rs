@@ -99,6 +99,31 @@ pub struct BuildRecipe {
     pub step: Vec<Step>,
     #[serde(default)]
     pub output: Vec<Output>,
+    /// Directories of this repository the steps read (extensions of our
+    /// own, added by `recipes/extensions.toml`).
+    #[serde(skip)]
+    pub workspace_input: Vec<WorkspaceInput>,
+}
+
+/// A directory of this repository that a build step reads: copied into the
+/// build tree before the steps run (the tree holds everything a build
+/// reads, as with the assets), and an input of the build's fingerprint.
+#[derive(Debug, Clone)]
+pub struct WorkspaceInput {
+    /// Relative to the repository.
+    pub from: String,
+    /// Relative to the build directory.
+    pub to: String,
+    /// Subdirectories of `from` that are not part of it (a test crate
+    /// beside an extension's sources): neither copied nor fingerprinted.
+    pub exclude: Vec<String>,
+}
+
+impl WorkspaceInput {
+    /// Whether `rel`, relative to `from`, is part of the input.
+    pub fn includes(&self, rel: &Path) -> bool {
+        !self.exclude.iter().any(|e| rel.starts_with(e))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,6 +309,16 @@ impl BuildRecipe {
                 "output from {:?}: empty `to`",
                 output.from
             );
+        }
+        for input in &self.workspace_input {
+            let context = || format!("workspace input {:?}", input.from);
+            ensure!(!input.from.is_empty(), "workspace input: empty `from`");
+            check_relative(&input.from).with_context(context)?;
+            check_relative(&input.to).with_context(context)?;
+            for exclude in &input.exclude {
+                ensure!(!exclude.is_empty(), "{}: empty exclude", context());
+                check_relative(exclude).with_context(context)?;
+            }
         }
         Ok(())
     }

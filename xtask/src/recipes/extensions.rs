@@ -3,7 +3,10 @@
 //!
 //! The build adds one step per extension after the backend's steps, and
 //! one output per tree the step installs: `extensions/<name>/share` and
-//! `extensions/<name>/lib` in the build output.
+//! `extensions/<name>/lib` in the build output. An extension's sources are
+//! in the PostgreSQL tree (contrib) or in this repository (ours, such as
+//! `extensions/vector`): those are copied into the build tree, under
+//! `extension-sources/<name>`, and are inputs of the build's fingerprint.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -11,11 +14,13 @@ use std::path::Path;
 use anyhow::{ensure, Context, Result};
 use serde::Deserialize;
 
-use super::{check_relative, is_identifier, load, BuildRecipe, Output, Step};
+use super::{check_relative, is_identifier, load, BuildRecipe, Output, Step, WorkspaceInput};
 
 /// What names an extension in `build.argv` and `build.outputs`.
 const NAME: &str = "{extension}";
 const SOURCE: &str = "{extension_source}";
+/// Where sources from this repository are copied in the build tree.
+const WORKSPACE_SOURCES: &str = "extension-sources";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,9 +34,9 @@ pub struct ExtensionsRecipe {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExtensionBuild {
-    /// Run in the build directory; `{extension}` and `{extension_source}`
-    /// are the extension's name and source directory, other placeholders
-    /// are the backend recipe's.
+    /// Run in the build directory; `{extension}` is the extension's name,
+    /// `{extension_source}` its source directory in the build tree, other
+    /// placeholders are the backend recipe's.
     pub argv: Vec<String>,
     /// Output `to` (under `extensions/{extension}/`) -> `from` (under the
     /// build directory).
@@ -50,8 +55,24 @@ pub struct ExtensionOutput {
 pub struct ExtensionPlan {
     /// The extension's name (its control file's), which is also its tree's.
     pub name: String,
-    /// Its source directory, relative to the PostgreSQL source tree.
-    pub source: String,
+    /// Its source directory in the PostgreSQL source tree (contrib's).
+    pub source: Option<String>,
+    /// Or its source directory in this repository.
+    pub workspace_source: Option<String>,
+    /// Subdirectories of `workspace_source` that are not the extension's
+    /// (a client test crate), so that changing them rebuilds nothing.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl ExtensionPlan {
+    /// The source directory, as the build's steps see it.
+    fn source_dir(&self) -> String {
+        match (&self.source, &self.workspace_source) {
+            (Some(source), _) => format!("{{src}}/{source}"),
+            _ => format!("{{build}}/{WORKSPACE_SOURCES}/{}", self.name),
+        }
+    }
 }
 
 impl ExtensionsRecipe {
@@ -70,19 +91,46 @@ impl ExtensionsRecipe {
                 "extension name {name:?} must be [a-z0-9_]"
             );
             ensure!(seen.insert(name), "extension {name} listed twice");
-            check_relative(&extension.source)
-                .with_context(|| format!("extension {name}: source"))?;
+            match (&extension.source, &extension.workspace_source) {
+                (Some(source), None) => {
+                    check_relative(source).with_context(|| format!("extension {name}: source"))?;
+                    ensure!(
+                        extension.exclude.is_empty(),
+                        "extension {name}: exclude is for a workspace_source"
+                    );
+                }
+                (None, Some(source)) => check_relative(source)
+                    .with_context(|| format!("extension {name}: workspace_source"))?,
+                _ => anyhow::bail!(
+                    "extension {name}: give exactly one of source (in the PostgreSQL tree) \
+                     and workspace_source (in this repository)"
+                ),
+            }
         }
         Ok(())
     }
 
-    /// Adds each extension's build step and outputs to `recipe`.
+    /// The directories of this repository that extensions are built from.
+    pub fn workspace_inputs(&self) -> Vec<WorkspaceInput> {
+        self.extension
+            .iter()
+            .filter_map(|extension| {
+                Some(WorkspaceInput {
+                    from: extension.workspace_source.clone()?,
+                    to: format!("{WORKSPACE_SOURCES}/{}", extension.name),
+                    exclude: extension.exclude.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Adds each extension's build step, outputs and sources from this
+    /// repository to `recipe`.
     pub fn add_to(&self, recipe: &mut BuildRecipe) -> Result<()> {
+        recipe.workspace_input.extend(self.workspace_inputs());
         for extension in &self.extension {
-            let fill = |text: &str| {
-                text.replace(NAME, &extension.name)
-                    .replace(SOURCE, &extension.source)
-            };
+            let source = extension.source_dir();
+            let fill = |text: &str| text.replace(NAME, &extension.name).replace(SOURCE, &source);
             recipe.step.push(Step {
                 name: format!("extension-{}", extension.name),
                 cwd: String::new(),
@@ -96,5 +144,107 @@ impl ExtensionsRecipe {
             }
         }
         recipe.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BUILD: &str = r#"
+        [build]
+        argv = ["make", "PGLITE_SOURCE={extension_source}", "OUT=x/{extension}"]
+        outputs = [{ from = "x/{extension}/share", to = "share" }]
+    "#;
+
+    fn parse(extensions: &str) -> Result<ExtensionsRecipe> {
+        let recipe: ExtensionsRecipe = toml::from_str(&format!("{BUILD}{extensions}"))?;
+        recipe.validate()?;
+        Ok(recipe)
+    }
+
+    fn backend() -> BuildRecipe {
+        toml::from_str(
+            r#"
+            [source]
+            name = "postgresql-15"
+            archive = "x.tar.bz2"
+            [[step]]
+            name = "configure"
+            argv = ["./configure"]
+            "#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sources_in_the_postgres_tree_and_in_the_repository() {
+        let extensions = parse(
+            r#"
+            [[extension]]
+            name = "pg_trgm"
+            source = "contrib/pg_trgm"
+            [[extension]]
+            name = "ours"
+            workspace_source = "extensions/ours"
+            exclude = ["client-tests"]
+            "#,
+        )
+        .unwrap();
+        let mut recipe = backend();
+        extensions.add_to(&mut recipe).unwrap();
+        let argv: Vec<&str> = recipe.step[1..]
+            .iter()
+            .map(|s| s.argv[1].as_str())
+            .collect();
+        assert_eq!(
+            argv,
+            [
+                "PGLITE_SOURCE={src}/contrib/pg_trgm",
+                "PGLITE_SOURCE={build}/extension-sources/ours"
+            ]
+        );
+        assert_eq!(recipe.output[1].to, "extensions/ours/share");
+        let [input] = recipe.workspace_input.as_slice() else {
+            panic!("one workspace input: {:?}", recipe.workspace_input)
+        };
+        assert_eq!(input.from, "extensions/ours");
+        assert_eq!(input.to, "extension-sources/ours");
+        assert!(input.includes(Path::new("src/ours.c")));
+        assert!(!input.includes(Path::new("client-tests/Cargo.toml")));
+    }
+
+    #[test]
+    fn exactly_one_source_is_given() {
+        let both = r#"
+            [[extension]]
+            name = "x"
+            source = "contrib/x"
+            workspace_source = "extensions/x"
+        "#;
+        let neither = "[[extension]]\nname = \"x\"\n";
+        let excluding_from_postgres = r#"
+            [[extension]]
+            name = "x"
+            source = "contrib/x"
+            exclude = ["t"]
+        "#;
+        let escaping = r#"
+            [[extension]]
+            name = "x"
+            workspace_source = "../elsewhere"
+        "#;
+        for text in [both, neither, excluding_from_postgres, escaping] {
+            assert!(parse(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_real_recipe_builds_vector_from_the_repository() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/extensions.toml");
+        let inputs = ExtensionsRecipe::load(&path).unwrap().workspace_inputs();
+        assert!(inputs
+            .iter()
+            .any(|i| i.from == "extensions/vector" && !i.includes(Path::new("client-tests"))));
     }
 }
