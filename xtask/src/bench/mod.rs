@@ -13,6 +13,8 @@
 //! - `speed`: the SQLite-derived speed suite through SQLx against our
 //!   server, through our direct API and against native PostgreSQL
 //!   ([`speed`]).
+//! - `vector`: our vector extension's first query, HNSW build, latency and
+//!   recall, in the runtime and in native PostgreSQL ([`vector`]).
 
 use std::path::PathBuf;
 
@@ -29,6 +31,7 @@ mod fork;
 mod fs;
 mod speed;
 mod speed_sql;
+mod vector;
 
 pub fn run(layout: &Layout, suite: &str, flags: &[&str]) -> Result<()> {
     if suite == "speed" {
@@ -45,8 +48,9 @@ pub fn run(layout: &Layout, suite: &str, flags: &[&str]) -> Result<()> {
         "fork" => fork::run(layout),
         "engines" => engines::run(layout),
         "sizes" => engines::sizes(layout),
+        "vector" => vector::run(layout),
         other => bail!(
-            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, fork, engines, sizes, speed)"
+            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, fork, engines, sizes, speed, vector)"
         ),
     }
 }
