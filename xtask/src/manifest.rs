@@ -121,7 +121,10 @@ pub fn input_files(layout: &Layout) -> Result<BTreeMap<String, String>> {
     if extensions.is_file() {
         for input in ExtensionsRecipe::load(&extensions)?.workspace_inputs() {
             let root = ws.join(&input.from);
-            for entry in walk_files(&root)? {
+            let entries = walk_files(&root).with_context(|| {
+                format!("{}: a source recipes/extensions.toml names", input.from)
+            })?;
+            for entry in entries {
                 if input.includes(&entry.rel) {
                     files.insert(
                         format!("{}/{}", input.from, entry.name),
