@@ -79,13 +79,14 @@ pub fn build(
         return Ok(());
     }
 
-    let archive = source
-        .files
-        .iter()
-        .find(|f| f.name == recipe.source.archive)
-        .context("archive not in sources.toml")?;
+    let archive = recipe.source_file(&sources, &recipe.source.name, &recipe.source.archive)?;
     verify_files(&layout.sources(), std::slice::from_ref(archive))
         .context("source archive not fetched or corrupt: run `cargo xtask fetch`")?;
+    for (name, file) in &recipe.source_input {
+        let file = recipe.source_file(&sources, name, file)?;
+        verify_files(&layout.sources(), std::slice::from_ref(file))
+            .with_context(|| format!("{name} not fetched or corrupt: run `cargo xtask fetch`"))?;
+    }
     let archive = layout.sources().join(&archive.name);
 
     let primary = BuildRun {
@@ -140,6 +141,7 @@ fn builtins(layout: &Layout, run: &BuildRun) -> BTreeMap<String, String> {
         ("src".to_string(), path(&run.dir.join("src"))),
         ("assets".to_string(), path(&run.dir.join("assets"))),
         ("patches".to_string(), path(&layout.patches())),
+        ("sources".to_string(), path(&layout.sources())),
         ("out".to_string(), path(&run.out)),
         ("workspace".to_string(), path(&layout.workspace)),
     ])

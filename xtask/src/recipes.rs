@@ -28,6 +28,11 @@ pub struct SourcesRecipe {
 pub struct Source {
     /// Exact Debian version, as given to `apt-get source <name>=<version>`.
     pub version: String,
+    /// A binary package (`apt-get download <name>=<version>`) rather than a
+    /// source package: for an extension that is only SQL, whose source
+    /// package the archive does not serve.
+    #[serde(default)]
+    pub binary: bool,
     /// Release date of the pinned source, exported as `SOURCE_DATE_EPOCH`.
     pub source_date_epoch: u64,
     /// Whether Debian's own patches (debian/patches) are applied.
@@ -103,6 +108,10 @@ pub struct BuildRecipe {
     /// own, added by `recipes/extensions.toml`).
     #[serde(skip)]
     pub workspace_input: Vec<WorkspaceInput>,
+    /// Files of `sources.toml` the steps read besides the source archive
+    /// (binary packages of extensions), as (source, file name).
+    #[serde(skip)]
+    pub source_input: Vec<(String, String)>,
 }
 
 /// A directory of this repository that a build step reads: copied into the
@@ -183,6 +192,10 @@ impl SourcesRecipe {
         for (name, source) in &self.source {
             ensure!(!source.version.is_empty(), "source {name}: empty version");
             ensure!(!source.files.is_empty(), "source {name}: no files");
+            ensure!(
+                !(source.binary && source.debian_patches),
+                "source {name}: a binary package has no patches to apply"
+            );
             ensure!(
                 !source.debian_patches_reason.trim().is_empty(),
                 "source {name}: debian_patches_reason is empty"
@@ -323,16 +336,29 @@ impl BuildRecipe {
         Ok(())
     }
 
-    /// Checks the recipe's source against `sources.toml`.
+    /// Checks the recipe's source, and the other files of `sources.toml` it
+    /// reads, against `sources.toml`.
     pub fn validate_source(&self, sources: &SourcesRecipe) -> Result<()> {
-        let source = sources.get(&self.source.name)?;
-        ensure!(
-            source.files.iter().any(|f| f.name == self.source.archive),
-            "archive {} is not a file of source {} in sources.toml",
-            self.source.archive,
-            self.source.name
-        );
+        self.source_file(sources, &self.source.name, &self.source.archive)?;
+        for (source, file) in &self.source_input {
+            self.source_file(sources, source, file)?;
+        }
         Ok(())
+    }
+
+    /// The pinned file `file` of source `name`.
+    pub fn source_file<'s>(
+        &self,
+        sources: &'s SourcesRecipe,
+        name: &str,
+        file: &str,
+    ) -> Result<&'s SourceFile> {
+        sources
+            .get(name)?
+            .files
+            .iter()
+            .find(|f| f.name == file)
+            .with_context(|| format!("{file} is not a file of source {name} in sources.toml"))
     }
 }
 

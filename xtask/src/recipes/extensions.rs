@@ -7,6 +7,8 @@
 //! in the PostgreSQL tree (contrib) or in this repository (ours, such as
 //! `extensions/vector`): those are copied into the build tree, under
 //! `extension-sources/<name>`, and are inputs of the build's fingerprint.
+//! An extension that is only SQL can come as a binary package of
+//! `sources.toml` (pgTAP), pinned and verified like the PostgreSQL source.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -59,18 +61,30 @@ pub struct ExtensionPlan {
     pub source: Option<String>,
     /// Or its source directory in this repository.
     pub workspace_source: Option<String>,
+    /// Or a binary package of `sources.toml` holding only SQL and control
+    /// files.
+    pub package: Option<PackageFile>,
     /// Subdirectories of `workspace_source` that are not the extension's
     /// (a client test crate), so that changing them rebuilds nothing.
     #[serde(default)]
     pub exclude: Vec<String>,
 }
 
+/// A file of a source of `sources.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageFile {
+    pub source: String,
+    pub file: String,
+}
+
 impl ExtensionPlan {
-    /// The source directory, as the build's steps see it.
+    /// The source directory (or package file), as the build's steps see it.
     fn source_dir(&self) -> String {
-        match (&self.source, &self.workspace_source) {
+        match (&self.source, &self.package) {
             (Some(source), _) => format!("{{src}}/{source}"),
-            _ => format!("{{build}}/{WORKSPACE_SOURCES}/{}", self.name),
+            (None, Some(package)) => format!("{{sources}}/{}", package.file),
+            (None, None) => format!("{{build}}/{WORKSPACE_SOURCES}/{}", self.name),
         }
     }
 }
@@ -91,19 +105,28 @@ impl ExtensionsRecipe {
                 "extension name {name:?} must be [a-z0-9_]"
             );
             ensure!(seen.insert(name), "extension {name} listed twice");
-            match (&extension.source, &extension.workspace_source) {
-                (Some(source), None) => {
-                    check_relative(source).with_context(|| format!("extension {name}: source"))?;
-                    ensure!(
-                        extension.exclude.is_empty(),
-                        "extension {name}: exclude is for a workspace_source"
-                    );
+            ensure!(
+                extension.workspace_source.is_some() || extension.exclude.is_empty(),
+                "extension {name}: exclude is for a workspace_source"
+            );
+            match (
+                &extension.source,
+                &extension.workspace_source,
+                &extension.package,
+            ) {
+                (Some(source), None, None) => {
+                    check_relative(source).with_context(|| format!("extension {name}: source"))?
                 }
-                (None, Some(source)) => check_relative(source)
+                (None, Some(source), None) => check_relative(source)
                     .with_context(|| format!("extension {name}: workspace_source"))?,
+                (None, None, Some(package)) => ensure!(
+                    !package.file.is_empty() && !package.file.contains('/'),
+                    "extension {name}: package file {:?} must be a file name",
+                    package.file
+                ),
                 _ => anyhow::bail!(
-                    "extension {name}: give exactly one of source (in the PostgreSQL tree) \
-                     and workspace_source (in this repository)"
+                    "extension {name}: give exactly one of source (in the PostgreSQL tree), \
+                     workspace_source (in this repository) and package (in sources.toml)"
                 ),
             }
         }
@@ -128,6 +151,12 @@ impl ExtensionsRecipe {
     /// repository to `recipe`.
     pub fn add_to(&self, recipe: &mut BuildRecipe) -> Result<()> {
         recipe.workspace_input.extend(self.workspace_inputs());
+        recipe
+            .source_input
+            .extend(self.extension.iter().filter_map(|extension| {
+                let package = extension.package.as_ref()?;
+                Some((package.source.clone(), package.file.clone()))
+            }));
         for extension in &self.extension {
             let source = extension.source_dir();
             let fill = |text: &str| text.replace(NAME, &extension.name).replace(SOURCE, &source);
@@ -188,6 +217,9 @@ mod tests {
             name = "ours"
             workspace_source = "extensions/ours"
             exclude = ["client-tests"]
+            [[extension]]
+            name = "sql_only"
+            package = { source = "sql-only", file = "sql-only_1_all.deb" }
             "#,
         )
         .unwrap();
@@ -201,8 +233,13 @@ mod tests {
             argv,
             [
                 "PGLITE_SOURCE={src}/contrib/pg_trgm",
-                "PGLITE_SOURCE={build}/extension-sources/ours"
+                "PGLITE_SOURCE={build}/extension-sources/ours",
+                "PGLITE_SOURCE={sources}/sql-only_1_all.deb"
             ]
+        );
+        assert_eq!(
+            recipe.source_input,
+            [("sql-only".to_string(), "sql-only_1_all.deb".to_string())]
         );
         assert_eq!(recipe.output[1].to, "extensions/ours/share");
         let [input] = recipe.workspace_input.as_slice() else {
@@ -234,7 +271,18 @@ mod tests {
             name = "x"
             workspace_source = "../elsewhere"
         "#;
-        for text in [both, neither, excluding_from_postgres, escaping] {
+        let package_path = r#"
+            [[extension]]
+            name = "x"
+            package = { source = "x", file = "../x.deb" }
+        "#;
+        for text in [
+            both,
+            neither,
+            excluding_from_postgres,
+            escaping,
+            package_path,
+        ] {
             assert!(parse(text).is_err(), "{text}");
         }
     }
