@@ -22,14 +22,19 @@ const SOURCE: &str = "extensions/vector";
 const NOT_SOURCE: &str = "client-tests";
 
 pub fn run(layout: &Layout) -> Result<()> {
-    let control = layout
-        .out()
-        .join("extensions/vector/share/extension/vector.control");
-    if !control.is_file() {
-        bail!(
-            "{} is missing: run `cargo xtask build` and `cargo xtask aot`",
-            control.display()
-        );
+    // Without the template a new database runs initdb, which is not what
+    // users get.
+    for (file, run) in [
+        (
+            "extensions/vector/share/extension/vector.control",
+            "`cargo xtask build` and `cargo xtask aot`",
+        ),
+        ("template.tar.zst", "`cargo xtask template`"),
+    ] {
+        let path = layout.out().join(file);
+        if !path.is_file() {
+            bail!("{} is missing: run {run}", path.display());
+        }
     }
     if NativePostgres::available() {
         install_native(layout)?;
