@@ -395,9 +395,10 @@ fn populate(base: *mut u8, offset: u64, len: usize) {
     }
 }
 
-/// The files and directories of the root's upper layer, without the
-/// layer's pointer to its lower one and the lock; `None` if it holds
-/// anything else than plain files and directories.
+/// The files and directories of the root's upper layer, without the lock
+/// and the host's reserved entries (the layer's pointer to its lower one,
+/// the installed extensions: they are put there before each start, not by
+/// it); `None` if it holds anything else than plain files and directories.
 fn root_files(root: &Path) -> Result<Option<Vec<RootEntry>>> {
     let mut files = Vec::new();
     let mut pending = vec![PathBuf::new()];
@@ -413,7 +414,7 @@ fn root_files(root: &Path) -> Result<Option<Vec<RootEntry>>> {
         for entry in entries {
             let name = entry.file_name();
             if rel.as_os_str().is_empty()
-                && (name == LOCK_FILE || name == crate::roots::LOWER_MARKER)
+                && (name == LOCK_FILE || name.to_string_lossy().starts_with(RESERVED_PREFIX))
             {
                 continue;
             }

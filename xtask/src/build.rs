@@ -85,6 +85,8 @@ pub fn build(
         recipe: &options.recipe,
         patches: &layout.patches(),
         assets: &layout.assets(),
+        workspace: &layout.workspace,
+        workspace_inputs: &recipe.workspace_input,
         toolchain,
         xtask_version: env!("CARGO_PKG_VERSION"),
     })?;
@@ -104,13 +106,14 @@ pub fn build(
         return Ok(());
     }
 
-    let archive = source
-        .files
-        .iter()
-        .find(|f| f.name == recipe.source.archive)
-        .context("archive not in sources.toml")?;
+    let archive = recipe.source_file(&sources, &recipe.source.name, &recipe.source.archive)?;
     verify_files(&layout.sources(), std::slice::from_ref(archive))
         .context("source archive not fetched or corrupt: run `cargo xtask fetch`")?;
+    for (name, file) in &recipe.source_input {
+        let file = recipe.source_file(&sources, name, file)?;
+        verify_files(&layout.sources(), std::slice::from_ref(file))
+            .with_context(|| format!("{name} not fetched or corrupt: run `cargo xtask fetch`"))?;
+    }
     let prepare = Prepare {
         archive: layout.sources().join(&archive.name),
         debian: None,
@@ -169,6 +172,7 @@ fn builtins(layout: &Layout, run: &BuildRun) -> BTreeMap<String, String> {
         ("src".to_string(), path(&run.dir.join("src"))),
         ("assets".to_string(), path(&run.dir.join("assets"))),
         ("patches".to_string(), path(&layout.patches())),
+        ("sources".to_string(), path(&layout.sources())),
         ("out".to_string(), path(&run.out)),
         ("workspace".to_string(), path(&layout.workspace)),
         ("libraries".to_string(), path(&layout.libraries())),
@@ -300,6 +304,14 @@ pub(crate) fn build_once(
                 )?;
             }
         }
+    }
+    for input in &recipe.workspace_input {
+        outputs::copy_dir_filtered(
+            &layout.workspace.join(&input.from),
+            &run.dir.join(&input.to),
+            |rel| input.includes(rel),
+        )
+        .with_context(|| format!("copying {} into the build tree", input.from))?;
     }
 
     let extract = [

@@ -207,6 +207,7 @@ mod tests {
             "recipes".to_string(),
             "patches".into(),
             "assets".into(),
+            "extensions".into(),
             "runtime/src/initdb".into(),
             "runtime/src/initdb.rs".into(),
             "runtime/src/reproducible.rs".into(),

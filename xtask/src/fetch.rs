@@ -52,7 +52,8 @@ pub fn verify_source(name: &str, source: &Source, dir: &Path) -> Result<()> {
         .with_context(|| format!("source {name} {} failed verification", source.version))
 }
 
-/// Runs `apt-get source --download-only` unless every file is already present
+/// Runs `apt-get source --download-only` (`apt-get download` for a binary
+/// package) unless every file is already present
 /// with the right hash (then they are verified and this returns false).
 /// Files with a wrong hash are removed first: the cache is ours and the
 /// recipe's hashes are the truth.
@@ -70,12 +71,13 @@ fn download_missing(name: &str, source: &Source, dir: &Path) -> Result<bool> {
     let sh = Shell::new()?;
     let _cwd = sh.push_dir(dir);
     let spec = format!("{name}={}", source.version);
-    cmd!(sh, "apt-get source --download-only {spec}")
-        .run()
-        .with_context(|| {
-            format!(
-                "downloading {spec} (needs deb-src entries: run `cargo xtask toolchain install`)"
-            )
-        })?;
+    let download = if source.binary {
+        cmd!(sh, "apt-get download {spec}")
+    } else {
+        cmd!(sh, "apt-get source --download-only {spec}")
+    };
+    download.run().with_context(|| {
+        format!("downloading {spec} (needs deb-src entries: run `cargo xtask toolchain install`)")
+    })?;
     Ok(true)
 }

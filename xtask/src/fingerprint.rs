@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
+use crate::recipes::WorkspaceInput;
 use crate::tree::{is_executable, walk_files};
 
 /// An incremental fingerprint.
@@ -100,6 +101,9 @@ pub struct BuildInputs<'a> {
     pub recipe: &'a Path,
     pub patches: &'a Path,
     pub assets: &'a Path,
+    /// The repository, and the directories of it that the steps read.
+    pub workspace: &'a Path,
+    pub workspace_inputs: &'a [WorkspaceInput],
     /// Toolchain packages and their installed versions (`None`: not installed).
     pub toolchain: &'a [(String, Option<String>)],
     pub xtask_version: &'a str,
@@ -117,6 +121,14 @@ pub fn build_fingerprint(inputs: &BuildInputs) -> Result<String> {
     fp.add_file("recipe", inputs.recipe)?;
     fp.add_dir("patches", inputs.patches)?;
     fp.add_dir("assets", inputs.assets)?;
+    for input in inputs.workspace_inputs {
+        let root = inputs.workspace.join(&input.from);
+        fp.add_str("workspace input", &input.to);
+        fp.add_dir_filtered(&input.from, &root, |path| {
+            path.strip_prefix(&root)
+                .is_ok_and(|rel| input.includes(rel))
+        })?;
+    }
     for (name, version) in inputs.toolchain {
         fp.add_str(name, version.as_deref().unwrap_or("<not installed>"));
     }
@@ -173,6 +185,11 @@ mod tests {
         write(&root.join("patches/0001-a.patch"), "--- a\n+++ b\n");
         write(&root.join("assets/bridge/host.c"), "int x;\n");
         write(&root.join("assets/port.h"), "#pragma once\n");
+        write(&root.join("extensions/ours/ours.c"), "int ours;\n");
+        write(
+            &root.join("extensions/ours/tests/client.rs"),
+            "fn main() {}\n",
+        );
         Tree { _dir: dir, root }
     }
 
@@ -182,6 +199,12 @@ mod tests {
             recipe: &t.root.join("recipes/postgres.toml"),
             patches: &t.root.join("patches"),
             assets: &t.root.join("assets"),
+            workspace: &t.root,
+            workspace_inputs: &[WorkspaceInput {
+                from: "extensions/ours".into(),
+                to: "extension-sources/ours".into(),
+                exclude: vec!["tests".into()],
+            }],
             toolchain,
             xtask_version: version,
         })
@@ -214,6 +237,7 @@ mod tests {
             "patches/0001-a.patch",
             "assets/bridge/host.c",
             "assets/port.h",
+            "extensions/ours/ours.c",
         ] {
             let path = t.root.join(file);
             let old = fs::read_to_string(&path).unwrap();
@@ -242,6 +266,17 @@ mod tests {
             fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
             assert_ne!(base, fingerprint(&t, &clang("1"), "0.0.0"));
         }
+    }
+
+    #[test]
+    fn excluded_parts_of_a_workspace_input_are_ignored() {
+        let t = tree();
+        let base = fingerprint(&t, &clang("1"), "0.0.0");
+        write(&t.root.join("extensions/ours/tests/client.rs"), "changed");
+        write(&t.root.join("extensions/other.c"), "not an input");
+        assert_eq!(base, fingerprint(&t, &clang("1"), "0.0.0"));
+        write(&t.root.join("extensions/ours/testsuite.c"), "an input");
+        assert_ne!(base, fingerprint(&t, &clang("1"), "0.0.0"));
     }
 
     #[test]

@@ -49,6 +49,8 @@ commands:
   bench speed [--quick] [--reps N] [--peer-sql DIR]
                                the speed suite (SQLite speedtest family) through
                                SQLx: our server, direct API, native PG; ratios
+  bench vector                 the vector extension: first query, HNSW build,
+                               latency and recall; native PG (PGXS) beside
   regress [TEST...]            PostgreSQL's regression suite (parallel_schedule)
                                against PgliteServer through psql; expected
                                failures in regress/expected-failures.toml

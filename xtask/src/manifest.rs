@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hashing::sha256_file;
 use crate::layout::Layout;
+use crate::recipes::ExtensionsRecipe;
 use crate::tree::walk_files;
 
 /// The manifest's path in the workspace.
@@ -90,8 +91,9 @@ impl Manifest {
 }
 
 /// The input files of the artifacts, by workspace-relative path: the
-/// recipes, patches and assets (the build), and the runtime's initdb and
-/// its fixed clock (the template), without tests.
+/// recipes, patches and assets and the extension sources of this
+/// repository (the build), and the runtime's initdb and its fixed clock
+/// (the template), without tests.
 pub fn input_files(layout: &Layout) -> Result<BTreeMap<String, String>> {
     let mut files = BTreeMap::new();
     let ws = &layout.workspace;
@@ -113,6 +115,23 @@ pub fn input_files(layout: &Layout) -> Result<BTreeMap<String, String>> {
                 format!("{dir}/{}", entry.name),
                 sha256_file(&root.join(&entry.rel))?,
             );
+        }
+    }
+    let extensions = layout.recipe("extensions.toml");
+    if extensions.is_file() {
+        for input in ExtensionsRecipe::load(&extensions)?.workspace_inputs() {
+            let root = ws.join(&input.from);
+            let entries = walk_files(&root).with_context(|| {
+                format!("{}: a source recipes/extensions.toml names", input.from)
+            })?;
+            for entry in entries {
+                if input.includes(&entry.rel) {
+                    files.insert(
+                        format!("{}/{}", input.from, entry.name),
+                        sha256_file(&root.join(&entry.rel))?,
+                    );
+                }
+            }
         }
     }
     for file in ["runtime/src/initdb.rs", "runtime/src/reproducible.rs"] {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 
 use crate::hashing::sha256_file;
 use crate::recipes::Output;
@@ -60,6 +60,26 @@ pub fn copy_any(from: &Path, to: &Path) -> Result<()> {
     } else {
         copy_entry(from, to)
     }
+}
+
+/// Copies the directory `from` to `to`, only the entries whose path
+/// relative to `from` passes `keep` (a directory left out is left out with
+/// everything in it).
+pub fn copy_dir_filtered(from: &Path, to: &Path, keep: impl Fn(&Path) -> bool) -> Result<()> {
+    ensure!(from.is_dir(), "{} is not a directory", from.display());
+    std::fs::create_dir_all(to)?;
+    for entry in walk(from)? {
+        if !keep(&entry.rel) {
+            continue;
+        }
+        let (src, dst) = (from.join(&entry.rel), to.join(&entry.rel));
+        if entry.is_dir {
+            std::fs::create_dir_all(&dst)?;
+        } else {
+            copy_entry(&src, &dst)?;
+        }
+    }
+    Ok(())
 }
 
 fn copy_entry(from: &Path, to: &Path) -> Result<()> {

@@ -28,6 +28,11 @@ pub struct SourcesRecipe {
 pub struct Source {
     /// Exact Debian version, as given to `apt-get source <name>=<version>`.
     pub version: String,
+    /// A binary package (`apt-get download <name>=<version>`) rather than a
+    /// source package: for an extension that is only SQL, whose source
+    /// package the archive does not serve.
+    #[serde(default)]
+    pub binary: bool,
     /// Release date of the pinned source, exported as `SOURCE_DATE_EPOCH`.
     pub source_date_epoch: u64,
     /// Whether Debian's own patches (debian/patches) are applied.
@@ -103,6 +108,35 @@ pub struct BuildRecipe {
     pub step: Vec<Step>,
     #[serde(default)]
     pub output: Vec<Output>,
+    /// Directories of this repository the steps read (extensions of our
+    /// own, added by `recipes/extensions.toml`).
+    #[serde(skip)]
+    pub workspace_input: Vec<WorkspaceInput>,
+    /// Files of `sources.toml` the steps read besides the source archive
+    /// (binary packages of extensions), as (source, file name).
+    #[serde(skip)]
+    pub source_input: Vec<(String, String)>,
+}
+
+/// A directory of this repository that a build step reads: copied into the
+/// build tree before the steps run (the tree holds everything a build
+/// reads, as with the assets), and an input of the build's fingerprint.
+#[derive(Debug, Clone)]
+pub struct WorkspaceInput {
+    /// Relative to the repository.
+    pub from: String,
+    /// Relative to the build directory.
+    pub to: String,
+    /// Subdirectories of `from` that are not part of it (a test crate
+    /// beside an extension's sources): neither copied nor fingerprinted.
+    pub exclude: Vec<String>,
+}
+
+impl WorkspaceInput {
+    /// Whether `rel`, relative to `from`, is part of the input.
+    pub fn includes(&self, rel: &Path) -> bool {
+        !self.exclude.iter().any(|e| rel.starts_with(e))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,6 +196,10 @@ impl SourcesRecipe {
         for (name, source) in &self.source {
             ensure!(!source.version.is_empty(), "source {name}: empty version");
             ensure!(!source.files.is_empty(), "source {name}: no files");
+            ensure!(
+                !(source.binary && source.debian_patches),
+                "source {name}: a binary package has no patches to apply"
+            );
             ensure!(
                 !source.debian_patches_reason.trim().is_empty(),
                 "source {name}: debian_patches_reason is empty"
@@ -293,19 +331,42 @@ impl BuildRecipe {
                 output.from
             );
         }
+        for input in &self.workspace_input {
+            let context = || format!("workspace input {:?}", input.from);
+            ensure!(!input.from.is_empty(), "workspace input: empty `from`");
+            check_relative(&input.from).with_context(context)?;
+            check_relative(&input.to).with_context(context)?;
+            for exclude in &input.exclude {
+                ensure!(!exclude.is_empty(), "{}: empty exclude", context());
+                check_relative(exclude).with_context(context)?;
+            }
+        }
         Ok(())
     }
 
-    /// Checks the recipe's source against `sources.toml`.
+    /// Checks the recipe's source, and the other files of `sources.toml` it
+    /// reads, against `sources.toml`.
     pub fn validate_source(&self, sources: &SourcesRecipe) -> Result<()> {
-        let source = sources.get(&self.source.name)?;
-        ensure!(
-            source.files.iter().any(|f| f.name == self.source.archive),
-            "archive {} is not a file of source {} in sources.toml",
-            self.source.archive,
-            self.source.name
-        );
+        self.source_file(sources, &self.source.name, &self.source.archive)?;
+        for (source, file) in &self.source_input {
+            self.source_file(sources, source, file)?;
+        }
         Ok(())
+    }
+
+    /// The pinned file `file` of source `name`.
+    pub fn source_file<'s>(
+        &self,
+        sources: &'s SourcesRecipe,
+        name: &str,
+        file: &str,
+    ) -> Result<&'s SourceFile> {
+        sources
+            .get(name)?
+            .files
+            .iter()
+            .find(|f| f.name == file)
+            .with_context(|| format!("{file} is not a file of source {name} in sources.toml"))
     }
 }
 

@@ -31,6 +31,7 @@ fn fake_source(dir: &Path) -> Source {
         .collect();
     Source {
         version: real.version.clone(),
+        binary: real.binary,
         source_date_epoch: real.source_date_epoch,
         debian_patches: real.debian_patches,
         debian_patches_reason: real.debian_patches_reason.clone(),

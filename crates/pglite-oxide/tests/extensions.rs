@@ -43,6 +43,45 @@ fn pg_trgm_through_the_direct_api_survives_a_restart() {
     assert_eq!(err.code().map(|c| c.code()), Some("0A000"), "{err}");
 }
 
+/// pgTAP is only SQL (Debian's package): its TAP output, for passing and
+/// failing assertions, through the direct API.
+#[test]
+#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
+fn pgtap_reports_passing_and_failing_assertions() {
+    // pgTAP keeps a test run's state in the session: one database each.
+    let open = || {
+        Pglite::builder()
+            .temporary()
+            .extension("pgtap")
+            .open()
+            .unwrap()
+    };
+    let mut db = open();
+    let tap = |db: &mut Pglite, sql: &str| -> Vec<String> {
+        db.query(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    };
+    assert_eq!(tap(&mut db, "SELECT plan(2)"), ["1..2"]);
+    assert_eq!(tap(&mut db, "SELECT ok(true)"), ["ok 1"]);
+    assert_eq!(tap(&mut db, "SELECT is(1, 1)"), ["ok 2"]);
+    assert!(tap(&mut db, "SELECT * FROM finish()").is_empty());
+
+    // A failing assertion says what it had and wanted; finish() counts it.
+    let mut db = open();
+    assert_eq!(tap(&mut db, "SELECT plan(1)"), ["1..1"]);
+    assert_eq!(
+        tap(&mut db, "SELECT is(1, 2, 'one is two')"),
+        ["not ok 1 - one is two\n# Failed test 1: \"one is two\"\n#         have: 1\n#         want: 2"]
+    );
+    assert_eq!(
+        tap(&mut db, "SELECT * FROM finish()"),
+        ["# Looks like you failed 1 test of 1"]
+    );
+}
+
 #[test]
 fn a_required_extension_comes_with_it() {
     let mut db = Pglite::temporary().unwrap();

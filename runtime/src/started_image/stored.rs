@@ -15,7 +15,9 @@ use xxhash_rust::xxh64::xxh64;
 
 use super::{Runs, StartedImage};
 
-const MAGIC: &[u8] = b"pglite-oxide started image 1\n";
+/// Format 2: images of format 1 could hold the host's reserved entries
+/// (installed extensions), which a later start finds in place already.
+const MAGIC: &[u8] = b"pglite-oxide started image 2\n";
 
 /// Writes `image` as `dir/name`.
 pub(super) fn save(image: &StartedImage, dir: &Path, name: &str, key: &str) -> std::io::Result<()> {

@@ -13,6 +13,8 @@
 //! - `speed`: the SQLite-derived speed suite through SQLx against our
 //!   server, through our direct API and against native PostgreSQL
 //!   ([`speed`]).
+//! - `vector`: our vector extension's first query, HNSW build, latency and
+//!   recall, in the runtime and in native PostgreSQL ([`vector`]).
 
 use std::path::PathBuf;
 
@@ -30,6 +32,7 @@ mod fork;
 mod fs;
 mod speed;
 mod speed_sql;
+mod vector;
 
 pub fn run(layout: &Layout, suite: &str, flags: &[&str]) -> Result<()> {
     if suite == "speed" {
@@ -47,8 +50,9 @@ pub fn run(layout: &Layout, suite: &str, flags: &[&str]) -> Result<()> {
         "engines" => engines::run(layout),
         "extensions" => extensions::run(layout),
         "sizes" => engines::sizes(layout),
+        "vector" => vector::run(layout),
         other => bail!(
-            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, fork, engines, extensions, sizes, speed)"
+            "unknown bench suite `{other}` (suites: cold, cold-release, api, fs, fork, engines, extensions, sizes, speed, vector)"
         ),
     }
 }

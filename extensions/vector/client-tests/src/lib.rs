@@ -1,10 +1,87 @@
 //! Helpers for the tests in `tests/`, which check the `pgvector` crate's
 //! SQLx and tokio-postgres types and the HNSW index of our `vector`
-//! extension against a running server.
+//! extension, in our runtime and in a native server.
 //!
-//! The tests are `#[ignore]`d because they need a server with the extension
-//! installed; point them at one with `VECTOR_TEST_DATABASE_URL` and run
-//! `cargo test -p vector-client-tests -- --ignored --nocapture`.
+//! The tests are `#[ignore]`d because they need the extension built:
+//! - `embedded_*` run a `PgliteServer` with the artifacts of a build output
+//!   (`cargo xtask build`, `cargo xtask aot`):
+//!   `PGLITE_OXIDE_ARTIFACTS=$CARGO_TARGET_DIR/pglite/out cargo test
+//!   -p vector-client-tests -- --ignored embedded_`;
+//! - `native_*` need a server with the extension installed (PGXS), named by
+//!   `VECTOR_TEST_DATABASE_URL`:
+//!   `cargo test -p vector-client-tests -- --ignored native_`.
+
+use std::time::{Duration, Instant};
+
+use pgvector::Vector;
+use sqlx::PgPool;
+
+/// The recall workload: `ROWS` random vectors of `DIMENSIONS` in table
+/// `recall_items`, `QUERIES` random query vectors.
+pub const ROWS: usize = 10_000;
+pub const DIMENSIONS: usize = 128;
+pub const QUERIES: usize = 100;
+/// The 10 nearest rows by exact search: the distance function, which no
+/// index serves. (Toggling enable_indexscan instead would not work: sqlx
+/// prepares statements, and a cached generic plan ignores later SETs.)
+pub const EXACT: &str = "SELECT id FROM recall_items ORDER BY l2_distance(embedding, $1) LIMIT 10";
+/// The 10 nearest rows by the operator the HNSW index serves.
+pub const APPROXIMATE: &str = "SELECT id FROM recall_items ORDER BY embedding <-> $1 LIMIT 10";
+/// The index, with pgvector's default m and ef_construction spelled out.
+pub const CREATE_INDEX: &str = "CREATE INDEX recall_items_hnsw ON recall_items \
+    USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)";
+
+/// Creates `recall_items` (again) and fills it with the workload's rows,
+/// 1,000 per statement through the binary format.
+pub async fn fill_recall_items(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query("DROP TABLE IF EXISTS recall_items")
+        .execute(pool)
+        .await?;
+    sqlx::query(&format!(
+        "CREATE TABLE recall_items (id int PRIMARY KEY, embedding vector({DIMENSIONS}))"
+    ))
+    .execute(pool)
+    .await?;
+    let data = random_vectors(42, ROWS, DIMENSIONS);
+    for (chunk_index, chunk) in data.chunks(1000).enumerate() {
+        let ids: Vec<i32> = (0..chunk.len())
+            .map(|i| (chunk_index * 1000 + i) as i32)
+            .collect();
+        let vectors: Vec<Vector> = chunk.iter().cloned().map(Vector::from).collect();
+        sqlx::query("INSERT INTO recall_items SELECT * FROM UNNEST($1::int[], $2::vector[])")
+            .bind(&ids)
+            .bind(&vectors)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The workload's query vectors.
+pub fn recall_queries() -> Vec<Vector> {
+    random_vectors(4242, QUERIES, DIMENSIONS)
+        .into_iter()
+        .map(Vector::from)
+        .collect()
+}
+
+/// Ids of the rows `sql` (with `$1` the query vector) returns for each
+/// query, with the time each query took.
+pub async fn nearest_ids(
+    pool: &PgPool,
+    sql: &str,
+    queries: &[Vector],
+) -> sqlx::Result<(Vec<Vec<i32>>, Vec<Duration>)> {
+    let mut ids = Vec::with_capacity(queries.len());
+    let mut times = Vec::with_capacity(queries.len());
+    for query in queries {
+        let start = Instant::now();
+        let found: Vec<i32> = sqlx::query_scalar(sql).bind(query).fetch_all(pool).await?;
+        times.push(start.elapsed());
+        ids.push(found);
+    }
+    Ok((ids, times))
+}
 
 /// Deterministic pseudo-random vectors with components in `[0, 1)`
 /// (SplitMix64), so every run indexes and queries the same data.
