@@ -206,6 +206,10 @@ fn single_user_args() -> Vec<String> {
         "exit_on_error=true",
         "-c",
         "log_checkpoints=false",
+        // The segment left behind by the final WAL switch is removed, not
+        // renamed for reuse with its old contents (see script.rs).
+        "-c",
+        "wal_recycle=off",
         "-D",
         GUEST_DATA,
         "template1",

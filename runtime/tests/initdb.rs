@@ -56,6 +56,14 @@ fn initdb_creates_a_usable_cluster() {
         std::fs::read_to_string(data.join("PG_VERSION")).unwrap(),
         "15\n"
     );
+    // initdb's own WAL is gone: one segment, holding the shutdown
+    // checkpoint after the final switch.
+    let segments: Vec<String> = std::fs::read_dir(data.join("pg_wal"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "archive_status")
+        .collect();
+    assert_eq!(segments, ["000000010000000000000002"]);
 
     let mut db = connect(&artifacts, &data, "postgres");
     assert_eq!(one(&mut db, "SELECT count(*) FROM pg_database"), "3");

@@ -79,6 +79,12 @@ pub(super) fn post_bootstrap(share: &Path, superuser: &str, features: &Features)
         "CREATE DATABASE postgres OID = 5 STRATEGY = file_copy;\n\n\
          COMMENT ON DATABASE postgres IS 'default administrative connection database';\n\n",
     );
+    // Last: the shutdown checkpoint then lands in a new WAL segment, and
+    // the old one, whose records nothing needs after it, is removed
+    // (`wal_recycle=off`). Every database's first write copies that
+    // segment up from the template: a checkpoint record and zeros (holes
+    // when unpacked), not initdb's 5 MB of WAL.
+    sql.push_str("SELECT pg_switch_wal();\n\n");
     Ok(sql)
 }
 
