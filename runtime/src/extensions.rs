@@ -95,5 +95,17 @@ pub const FILE_FDW: Extension = Extension::new("file_fdw");
 /// `pg_surgery` (archives: extension-pg_surgery 3131 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_surgery 5984 bytes).
 pub const PG_SURGERY: Extension = Extension::new("pg_surgery");
 
+/// `uuid-ossp` (archives: extension-uuid-ossp 3607 bytes, aot-x86_64-unknown-linux-gnu-extension-uuid-ossp 7166 bytes).
+pub const UUID_OSSP: Extension = Extension::new("uuid-ossp");
+
+/// `pgcrypto` (archives: extension-pgcrypto 362599 bytes, aot-x86_64-unknown-linux-gnu-extension-pgcrypto 808861 bytes).
+pub const PGCRYPTO: Extension = Extension::new("pgcrypto");
+
+/// `vector` (archives: extension-vector 16182 bytes, aot-x86_64-unknown-linux-gnu-extension-vector 36903 bytes).
+pub const VECTOR: Extension = Extension::new("vector");
+
+/// `pgtap` (archives: extension-pgtap 40315 bytes).
+pub const PGTAP: Extension = Extension::new("pgtap");
+
 /// Every extension of the catalog.
-pub const ALL: &[Extension] = &[PG_TRGM, CITEXT, HSTORE, LTREE, CUBE, EARTHDISTANCE, FUZZYSTRMATCH, BTREE_GIN, BTREE_GIST, INTARRAY, ISN, LO, SEG, TABLEFUNC, UNACCENT, DICT_INT, DICT_XSYN, BLOOM, AMCHECK, PAGEINSPECT, PG_BUFFERCACHE, PG_FREESPACEMAP, PG_VISIBILITY, PG_WALINSPECT, TCN, TSM_SYSTEM_ROWS, TSM_SYSTEM_TIME, AUTO_EXPLAIN, FILE_FDW, PG_SURGERY];
+pub const ALL: &[Extension] = &[PG_TRGM, CITEXT, HSTORE, LTREE, CUBE, EARTHDISTANCE, FUZZYSTRMATCH, BTREE_GIN, BTREE_GIST, INTARRAY, ISN, LO, SEG, TABLEFUNC, UNACCENT, DICT_INT, DICT_XSYN, BLOOM, AMCHECK, PAGEINSPECT, PG_BUFFERCACHE, PG_FREESPACEMAP, PG_VISIBILITY, PG_WALINSPECT, TCN, TSM_SYSTEM_ROWS, TSM_SYSTEM_TIME, AUTO_EXPLAIN, FILE_FDW, PG_SURGERY, UUID_OSSP, PGCRYPTO, VECTOR, PGTAP];

@@ -16,16 +16,16 @@ pub(crate) mod embedded {
 
     const RUNTIME: EmbeddedArchive = EmbeddedArchive {
         name: "runtime",
-        sha256: "c32e6776b2fa98904a538ecc61dd611aa237a709aa198ce30852b1cd005a72e7",
-        size: 3268929,
+        sha256: "a8c5ada1bb067e14c37ddc46d93ec56da770a0ed38ffbc8989b37e2f3ebefbed",
+        size: 3270369,
         bytes: include_bytes!("../artifacts/runtime.tar.zst"),
         placement: Placement::Unpack(""),
     };
 
     const TEMPLATE: EmbeddedArchive = EmbeddedArchive {
         name: "template",
-        sha256: "f0e7a89c7dba3302ee64a7cb95466cc7d94dd00f578e467627c2f981d3fec775",
-        size: 1412254,
+        sha256: "cf281c48bd8fbed09e8458607b8f915f6bc12e0cdfabf2ae48432ecc327b9954",
+        size: 690172,
         bytes: include_bytes!("../artifacts/template.tar.zst"),
         placement: Placement::File("template.tar.zst"),
     };
@@ -36,8 +36,8 @@ pub(crate) mod embedded {
         TEMPLATE,
         EmbeddedArchive {
             name: "aot-x86_64-unknown-linux-gnu-postgres",
-            sha256: "40e4520ff93205faf5f69cadb73df99abf78888847461524ade6b82b75263fb9",
-            size: 5574132,
+            sha256: "69a0c13fc119b0f866c8c5000b99f9e99619b70ec32d5f85f2979e08ccfe109c",
+            size: 5575351,
             bytes: pglite_aot_x86_64_unknown_linux_gnu::POSTGRES,
             placement: Placement::Unpack("aot/x86_64-unknown-linux-gnu"),
         },
@@ -329,6 +329,42 @@ pub(crate) mod embedded {
         sha256: "2ad47d3e3901f0def1486f192020d83665fa2972c4909472d715ac7f4853a375",
         size: 3131,
         bytes: include_bytes!("../artifacts/extensions/pg_surgery.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_UUID_OSSP: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-uuid-ossp",
+        sha256: "1311316db1a7035c46a5866603ab31090d528ccdf03af0d226fe933662c4d5cc",
+        size: 3607,
+        bytes: include_bytes!("../artifacts/extensions/uuid-ossp.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_PGCRYPTO: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-pgcrypto",
+        sha256: "b1408af896870b15771b08c6a535860aadc9c11d5afbb7f62786782bceacf954",
+        size: 362599,
+        bytes: include_bytes!("../artifacts/extensions/pgcrypto.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_VECTOR: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-vector",
+        sha256: "40dc3a34047dc50c4b1be037e1be484d206cc40d844e1bda7f7c5f25f8e41b21",
+        size: 16182,
+        bytes: include_bytes!("../artifacts/extensions/vector.tar.zst"),
+        placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
+    };
+
+    #[cfg(feature = "extensions")]
+    const EXTENSION_PGTAP: EmbeddedArchive = EmbeddedArchive {
+        name: "extension-pgtap",
+        sha256: "ce213307e9648ac73858c9958f4f34b4270d4fac3fa8b27ba8be064d26f61b0e",
+        size: 40315,
+        bytes: include_bytes!("../artifacts/extensions/pgtap.tar.zst"),
         placement: Placement::Unpack(crate::embedded::FILES_SUBDIR),
     };
 
@@ -675,6 +711,44 @@ pub(crate) mod embedded {
                 placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
             }),
         },
+        EmbeddedExtension {
+            name: "uuid-ossp",
+            files: EXTENSION_UUID_OSSP,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-uuid-ossp",
+                sha256: "55004e777f047d3de35399f174e7811a21b6131cc481ea7d62c6e4b7375bdc46",
+                size: 7166,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::UUID_OSSP,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "pgcrypto",
+            files: EXTENSION_PGCRYPTO,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-pgcrypto",
+                sha256: "873b2b0b2e68c2d5528777e557def1184a44dfcdc4e91ea44febcd83e2f369fb",
+                size: 808861,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::PGCRYPTO,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "vector",
+            files: EXTENSION_VECTOR,
+            native: Some(EmbeddedArchive {
+                name: "aot-x86_64-unknown-linux-gnu-extension-vector",
+                sha256: "065c0a1e0d4d2253ba4413c3f4a447fc2bd77860c6b552ecd7ed7fcb41e51489",
+                size: 36903,
+                bytes: pglite_aot_extensions_x86_64_unknown_linux_gnu::VECTOR,
+                placement: Placement::Unpack(crate::embedded::NATIVE_SUBDIR),
+            }),
+        },
+        EmbeddedExtension {
+            name: "pgtap",
+            files: EXTENSION_PGTAP,
+            native: None,
+        },
     ];
 
     #[cfg(all(feature = "extensions", not(any(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))))]
@@ -832,6 +906,26 @@ pub(crate) mod embedded {
         EmbeddedExtension {
             name: "pg_surgery",
             files: EXTENSION_PG_SURGERY,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "uuid-ossp",
+            files: EXTENSION_UUID_OSSP,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "pgcrypto",
+            files: EXTENSION_PGCRYPTO,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "vector",
+            files: EXTENSION_VECTOR,
+            native: None,
+        },
+        EmbeddedExtension {
+            name: "pgtap",
+            files: EXTENSION_PGTAP,
             native: None,
         },
     ];

@@ -216,13 +216,16 @@ pub fn constants_rs(status: &Status) -> Result<String> {
         writeln!(
             w,
             "pub const {}: Extension = Extension::new({:?});",
-            extension.name.to_uppercase(),
+            crate::codegen::const_ident(&extension.name),
             extension.name
         )?;
     }
     writeln!(w)?;
     writeln!(w, "/// Every extension of the catalog.")?;
-    let all: Vec<String> = passed.iter().map(|e| e.name.to_uppercase()).collect();
+    let all: Vec<String> = passed
+        .iter()
+        .map(|e| crate::codegen::const_ident(&e.name))
+        .collect();
     writeln!(w, "pub const ALL: &[Extension] = &[{}];", all.join(", "))?;
     Ok(out)
 }

@@ -52,6 +52,12 @@ pub fn extension_aot_archive(target: &AotTarget, extension: &str) -> String {
     )
 }
 
+/// The Rust constant naming an extension or module: upper case, with the
+/// dashes some extension names have (uuid-ossp) as underscores.
+pub fn const_ident(name: &str) -> String {
+    name.to_uppercase().replace('-', "_")
+}
+
 /// The extensions the manifest records, in its order.
 pub fn packaged_extensions(manifest: &Manifest) -> Vec<&str> {
     manifest
@@ -201,7 +207,7 @@ fn write_extensions(w: &mut String, manifest: &Manifest, targets: &TargetsRecipe
         writeln!(
             w,
             "    const EXTENSION_{}: EmbeddedArchive = EmbeddedArchive {{",
-            name.to_uppercase()
+            const_ident(name)
         )?;
         let rel = extension_archive(name);
         let rel = rel
@@ -237,7 +243,7 @@ fn write_extensions(w: &mut String, manifest: &Manifest, targets: &TargetsRecipe
         for name in &extensions {
             writeln!(w, "        EmbeddedExtension {{")?;
             writeln!(w, "            name: {name:?},")?;
-            writeln!(w, "            files: EXTENSION_{},", name.to_uppercase())?;
+            writeln!(w, "            files: EXTENSION_{},", const_ident(name))?;
             let native = target.and_then(|t| {
                 manifest
                     .artifact(&extension_aot_artifact_name(t, name))
@@ -247,11 +253,8 @@ fn write_extensions(w: &mut String, manifest: &Manifest, targets: &TargetsRecipe
                 None => writeln!(w, "            native: None,")?,
                 Some((target, entry)) => {
                     writeln!(w, "            native: Some(EmbeddedArchive {{")?;
-                    let bytes = format!(
-                        "{}::{}",
-                        target.extensions_crate_ident(),
-                        name.to_uppercase()
-                    );
+                    let bytes =
+                        format!("{}::{}", target.extensions_crate_ident(), const_ident(name));
                     let mut fields = String::new();
                     write_archive_fields(
                         &mut fields,
@@ -355,7 +358,7 @@ fn aot_extensions_lib_rs(manifest: &Manifest, target: &AotTarget) -> Result<Stri
         writeln!(
             w,
             "pub const {}: &[u8] = include_bytes!(\"../artifacts/{file}\");",
-            name.to_uppercase()
+            const_ident(name)
         )?;
     }
     Ok(out)

@@ -98,3 +98,12 @@ pub const FILE_FDW: &[u8] = include_bytes!("../artifacts/file_fdw.tar.zst");
 
 /// `pg_surgery`'s native code, in a `.tar.zst` archive.
 pub const PG_SURGERY: &[u8] = include_bytes!("../artifacts/pg_surgery.tar.zst");
+
+/// `uuid-ossp`'s native code, in a `.tar.zst` archive.
+pub const UUID_OSSP: &[u8] = include_bytes!("../artifacts/uuid-ossp.tar.zst");
+
+/// `pgcrypto`'s native code, in a `.tar.zst` archive.
+pub const PGCRYPTO: &[u8] = include_bytes!("../artifacts/pgcrypto.tar.zst");
+
+/// `vector`'s native code, in a `.tar.zst` archive.
+pub const VECTOR: &[u8] = include_bytes!("../artifacts/vector.tar.zst");

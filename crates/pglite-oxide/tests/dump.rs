@@ -376,3 +376,65 @@ fn pglite_dump_dumps_a_directory_and_restores_into_another() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a database directory"));
     assert!(!missing.exists());
 }
+
+/// Extensions are part of a dump: their `CREATE EXTENSION`, and columns,
+/// indexes and functions of their types. A database the dump goes into
+/// needs the extensions installed (`Builder::extension`), not created.
+#[test]
+fn extensions_survive_a_dump_and_restore() {
+    const EXTENSIONS: [&str; 3] = ["hstore", "citext", "pg_trgm"];
+    let mut db = Pglite::temporary().unwrap();
+    for name in EXTENSIONS {
+        db.enable_extension(name).unwrap();
+    }
+    db.batch_execute(
+        "CREATE TABLE notes (
+             id int PRIMARY KEY,
+             email citext UNIQUE,
+             attrs hstore,
+             body text
+         );
+         CREATE INDEX notes_body_trgm ON notes USING gin (body gin_trgm_ops);
+         CREATE INDEX notes_attrs ON notes USING gist (attrs);
+         INSERT INTO notes VALUES
+             (1, 'Ada@Example.org', 'lang=>en, kind=>memo', 'engines of analysis'),
+             (2, 'bob@example.org', NULL, 'a\tb\\c');",
+    )
+    .unwrap();
+    let dump = db.dump_sql(&options()).unwrap();
+    for name in EXTENSIONS {
+        assert!(
+            dump.contains(&format!("CREATE EXTENSION IF NOT EXISTS {name} ")),
+            "{name}: {dump}"
+        );
+    }
+
+    let mut archive = Vec::new();
+    db.dump_archive(&options(), &mut archive).unwrap();
+    let mut builder = Pglite::builder().temporary();
+    for name in EXTENSIONS {
+        builder = builder.extension(name);
+    }
+    let mut fresh = builder.open().unwrap();
+    fresh
+        .restore_archive(archive.as_slice(), &RestoreOptions::default())
+        .unwrap();
+    assert_same(&fresh.dump_sql(&options()).unwrap(), &dump);
+
+    // The restored types and indexes work.
+    let err = fresh
+        .execute(
+            "INSERT INTO notes VALUES (3, 'ADA@example.ORG', NULL, 'x')",
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("23505"), "{err}");
+    let id: i32 = fresh
+        .query_one(
+            "SELECT id FROM notes WHERE attrs -> 'lang' = 'en' AND body % 'engine of analysis'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(id, 1);
+}

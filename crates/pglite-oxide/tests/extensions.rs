@@ -46,7 +46,6 @@ fn pg_trgm_through_the_direct_api_survives_a_restart() {
 /// pgTAP is only SQL (Debian's package): its TAP output, for passing and
 /// failing assertions, through the direct API.
 #[test]
-#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 fn pgtap_reports_passing_and_failing_assertions() {
     // pgTAP keeps a test run's state in the session: one database each.
     let open = || {

@@ -2,13 +2,10 @@
 //! SQLx and tokio-postgres types and the HNSW index of our `vector`
 //! extension, in our runtime and in a native server.
 //!
-//! The tests are `#[ignore]`d because they need the extension built:
-//! - `embedded_*` run a `PgliteServer` with the artifacts of a build output
-//!   (`cargo xtask build`, `cargo xtask aot`):
-//!   `PGLITE_OXIDE_ARTIFACTS=$CARGO_TARGET_DIR/pglite/out cargo test
-//!   -p vector-client-tests -- --ignored embedded_`;
-//! - `native_*` need a server with the extension installed (PGXS), named by
-//!   `VECTOR_TEST_DATABASE_URL`:
+//! - `embedded_*` run our runtime with the embedded artifacts (the
+//!   packaged `vector` extension), in every `cargo test`;
+//! - `native_*` are `#[ignore]`d: they need a server with the extension
+//!   installed (PGXS), named by `VECTOR_TEST_DATABASE_URL`:
 //!   `cargo test -p vector-client-tests -- --ignored native_`.
 
 use std::time::{Duration, Instant};

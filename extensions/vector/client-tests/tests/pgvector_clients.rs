@@ -62,7 +62,6 @@ async fn connect(url: &str) -> PgPool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 async fn embedded_vector_round_trips_through_sqlx() {
     let dir = tempfile::tempdir().unwrap();
     let server = embedded_server(&dir.path().join("db"));
@@ -75,7 +74,6 @@ async fn embedded_vector_round_trips_through_sqlx() {
 /// start (decision 0009); the extension is installed into each before its
 /// backend starts, and is no part of the image.
 #[test]
-#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 fn embedded_temporary_databases_with_the_extension() {
     for _ in 0..3 {
         let mut db = Pglite::builder()
@@ -180,7 +178,6 @@ async fn round_trips_through_sqlx(pool: &PgPool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 async fn embedded_vector_round_trips_through_tokio_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let server = embedded_server(&dir.path().join("db"));
@@ -286,7 +283,6 @@ async fn module_errors_are_sql_errors(pool: &PgPool) {
 const EF_SEARCH_STEPS: [i32; 4] = [40, 100, 200, 400];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs extension artifacts, not packaged yet: run with a build output (decision 0011)"]
 async fn embedded_hnsw_recall_on_10k_random_128d_vectors_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
