@@ -77,7 +77,15 @@ pub fn generated_files(
     let mut files = vec![(PathBuf::from(GENERATED_RS), runtime_rs(manifest, targets)?)];
     for target in &targets.target {
         let dir = PathBuf::from(target.crate_dir());
-        files.push((dir.join("Cargo.toml"), aot_cargo_toml(target, &version)));
+        files.push((
+            dir.join("Cargo.toml"),
+            aot_cargo_toml(
+                &target.package(),
+                "pglite-oxide's PostgreSQL backend",
+                &target.triple,
+                &version,
+            ),
+        ));
         files.push((
             dir.join("src/lib.rs"),
             aot_lib_rs(manifest, targets, target)?,
@@ -85,7 +93,12 @@ pub fn generated_files(
         let dir = PathBuf::from(target.extensions_crate_dir());
         files.push((
             dir.join("Cargo.toml"),
-            aot_extensions_cargo_toml(target, &version),
+            aot_cargo_toml(
+                &target.extensions_package(),
+                "pglite-oxide's packaged PostgreSQL extensions",
+                &target.triple,
+                &version,
+            ),
         ));
         files.push((
             dir.join("src/lib.rs"),
@@ -289,37 +302,21 @@ fn write_archive_fields(
     Ok(())
 }
 
-fn aot_cargo_toml(target: &AotTarget, version: &str) -> String {
+/// The manifest of an AOT crate: `package`, holding `what` for `triple`.
+/// Its provenance and the licenses of what its code was built from ship in
+/// it (`cargo xtask release` writes them).
+fn aot_cargo_toml(package: &str, what: &str, triple: &str, version: &str) -> String {
     format!(
         "# {GENERATED}\n\
          [package]\n\
          name = \"{package}\"\n\
          version = \"{version}\"\n\
-         description = \"Native code of pglite-oxide's PostgreSQL backend for {triple}, compiled ahead of time\"\n\
+         description = \"Native code of {what} for {triple}, compiled ahead of time\"\n\
          edition.workspace = true\n\
          rust-version.workspace = true\n\
          license.workspace = true\n\
          repository.workspace = true\n\
          include = [\"Cargo.toml\", \"src/lib.rs\", \"artifacts/*.tar.zst\", \"provenance.toml\", \"licenses/**\"]\n",
-        package = target.package(),
-        triple = target.triple,
-    )
-}
-
-fn aot_extensions_cargo_toml(target: &AotTarget, version: &str) -> String {
-    format!(
-        "# {GENERATED}\n\
-         [package]\n\
-         name = \"{package}\"\n\
-         version = \"{version}\"\n\
-         description = \"Native code of pglite-oxide's packaged PostgreSQL extensions for {triple}, compiled ahead of time\"\n\
-         edition.workspace = true\n\
-         rust-version.workspace = true\n\
-         license.workspace = true\n\
-         repository.workspace = true\n\
-         include = [\"Cargo.toml\", \"src/lib.rs\", \"artifacts/*.tar.zst\"]\n",
-        package = target.extensions_package(),
-        triple = target.triple,
     )
 }
 
