@@ -55,11 +55,20 @@ pub fn components(layout: &Layout, manifest: &Manifest) -> Result<Vec<Component>
             "the license texts are read from the fetched sources: run `cargo xtask fetch`",
         )?;
         let mut license_files = Vec::new();
-        for file in source.files.iter().filter(|f| f.name.contains(".tar.")) {
-            let archive = layout.sources().join(&file.name);
-            let listing = tar_output(&archive, &["-tf"])?;
+        for file in &source.files {
+            let path = layout.sources().join(&file.name);
+            if source.binary && file.name.ends_with(".deb") {
+                // A binary package carries Debian's copyright file.
+                license_files.push(("copyright".to_string(), deb_copyright(&path, name)?));
+                continue;
+            }
+            // The tarballs, not their signatures (.asc) or the .dsc.
+            if !file.name.contains(".tar.") || file.name.ends_with(".asc") {
+                continue;
+            }
+            let listing = tar_output(&path, &["-tf"])?;
             for entry in license_entries(&String::from_utf8_lossy(&listing)) {
-                let text = tar_output(&archive, &["-xOf", &entry.path])?;
+                let text = tar_output(&path, &["-xOf", &entry.path])?;
                 license_files.push((entry.name, text));
             }
         }
@@ -151,6 +160,32 @@ struct LicenseEntry {
 /// The license files in an archive listing: `debian/copyright` (at the top
 /// or under the top directory) and license files directly under the top
 /// directory (`COPYRIGHT`, `LICENSE*`, `LICENCE*`, `COPYING*`).
+/// `usr/share/doc/<package>/copyright` of the binary package `deb`.
+fn deb_copyright(deb: &Path, package: &str) -> Result<Vec<u8>> {
+    let output = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .output()
+        .with_context(|| format!("running dpkg-deb on {}", deb.display()))?;
+    ensure!(
+        output.status.success(),
+        "dpkg-deb --fsys-tarfile {}: {}",
+        deb.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut archive = tar::Archive::new(output.stdout.as_slice());
+    let wanted = format!("usr/share/doc/{package}/copyright");
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if entry.path()?.to_string_lossy().trim_start_matches("./") == wanted {
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut text)?;
+            return Ok(text);
+        }
+    }
+    bail!("{} has no {wanted}", deb.display())
+}
+
 fn license_entries(listing: &str) -> Vec<LicenseEntry> {
     let mut entries = Vec::new();
     for path in listing.lines() {
