@@ -56,19 +56,20 @@ impl TemplateCache {
             dir: artifacts.dir().to_path_buf(),
             problem: format!("no {TEMPLATE_FILE}; run `cargo xtask template`"),
         })?;
-        let digest = receipt_digest(artifacts.dir(), &archive);
-        Self::open_archive_with(&archive, digest)
+        let dir = artifacts.dir().to_path_buf();
+        Self::open_archive_with(&archive, || receipt_digest(&dir, &archive))
     }
 
     /// The template packed in `archive`, unpacked on first use into the
     /// user's cache directory (keyed by the archive's sha256).
     pub fn open_archive(archive: &Path) -> Result<Self> {
-        Self::open_archive_with(archive, None)
+        Self::open_archive_with(archive, || None)
     }
 
-    /// [`Self::open_archive`] for an archive whose sha256 is known from a
-    /// receipt checked by size: it is then read only to unpack it.
-    fn open_archive_with(archive: &Path, digest: Option<String>) -> Result<Self> {
+    /// [`Self::open_archive`] for an archive whose sha256 `digest` may know
+    /// (from a receipt checked by size): it is then read only to unpack it.
+    /// Asked only the first time in a process.
+    fn open_archive_with(archive: &Path, digest: impl FnOnce() -> Option<String>) -> Result<Self> {
         // Reading and hashing the archive costs about a millisecond per
         // database: an archive this process has seen, unchanged since (same
         // size and modification time), is known.
@@ -81,7 +82,7 @@ impl TemplateCache {
         if let Some(dir) = known.filter(|dir| dir.join("PG_VERSION").is_file()) {
             return Ok(Self { dir });
         }
-        let cache = Self::unpack_archive(archive, digest)?;
+        let cache = Self::unpack_archive(archive, digest())?;
         if let Ok(mut opened) = opened.lock() {
             opened.insert(seen, cache.dir.clone());
         }

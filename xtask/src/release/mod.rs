@@ -266,6 +266,42 @@ fn write_provenance(
     Ok(())
 }
 
+/// Removes what an earlier `cargo package` of the same versions left in
+/// cargo's home for its temporary local registry: cargo unpacks a crate
+/// there once per name and version, and would verify a later package of
+/// different contents against the old sources. Only local registries
+/// (directories named `-<hash>`, no host) are touched.
+fn forget_verified_sources(members: &workspace::Workspace) -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .context("no CARGO_HOME or HOME")?;
+    for kind in ["src", "cache"] {
+        let Ok(registries) = std::fs::read_dir(home.join("registry").join(kind)) else {
+            continue;
+        };
+        for registry in registries.flatten() {
+            if !registry.file_name().to_string_lossy().starts_with('-') {
+                continue;
+            }
+            for krate in &members.crates {
+                let stem = format!("{}-{}", krate.name, krate.version);
+                let dir = registry.path().join(&stem);
+                if dir.is_dir() {
+                    std::fs::remove_dir_all(&dir)
+                        .with_context(|| format!("removing {}", dir.display()))?;
+                }
+                let file = registry.path().join(format!("{stem}.crate"));
+                if file.is_file() {
+                    std::fs::remove_file(&file)
+                        .with_context(|| format!("removing {}", file.display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `cargo package` of every publishable crate together (cargo verifies
 /// each against the others through a temporary local registry, in
 /// dependency order), then the size gate; returns the `.crate` files.
@@ -275,6 +311,7 @@ fn package(staging: &Path, members: &workspace::Workspace) -> Result<Vec<PathBuf
         args.extend(["-p".to_string(), krate.name.clone()]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    forget_verified_sources(members)?;
     cargo(staging, &args)?;
     let mut files = Vec::new();
     let mut oversized = Vec::new();
