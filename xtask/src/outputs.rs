@@ -47,16 +47,7 @@ pub fn copy_any(from: &Path, to: &Path) -> Result<()> {
     }
     let meta = std::fs::symlink_metadata(from)?;
     if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
-        for entry in walk(from)? {
-            let (src, dst) = (from.join(&entry.rel), to.join(&entry.rel));
-            if entry.is_dir {
-                std::fs::create_dir_all(&dst)?;
-            } else {
-                copy_entry(&src, &dst)?;
-            }
-        }
-        Ok(())
+        copy_dir_filtered(from, to, |_| true)
     } else {
         copy_entry(from, to)
     }

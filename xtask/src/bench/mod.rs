@@ -18,7 +18,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::layout::Layout;
 use crate::workspace_build::Program;
@@ -110,4 +110,16 @@ pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     (values[(n - 1) / 2] + values[n / 2]) / 2.0
+}
+
+/// Where benches save their JSON: `target/bench/` (beside the pipeline's
+/// work directory), made if missing.
+pub(crate) fn results_dir(layout: &Layout) -> Result<PathBuf> {
+    let out = layout
+        .work
+        .parent()
+        .context("work dir has no parent")?
+        .join("bench");
+    std::fs::create_dir_all(&out)?;
+    Ok(out)
 }

@@ -84,12 +84,7 @@ pub fn run(layout: &Layout, flags: &[&str]) -> Result<()> {
             }
         }
     }
-    let target = layout
-        .work
-        .parent()
-        .context("work dir has no parent")?
-        .to_path_buf();
-    let out = target.join("bench");
+    let out = super::results_dir(layout)?;
     let (sql_dir, labels, source) = match &peer_sql {
         Some(dir) => {
             let sql_dir = out.join("speed-peer-sql");

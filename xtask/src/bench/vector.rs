@@ -40,13 +40,7 @@ pub fn run(layout: &Layout) -> Result<()> {
         install_native(layout)?;
     }
     let exe = super::build_example(layout, "vector_bench", &[])?;
-    let target = layout
-        .work
-        .parent()
-        .context("work dir has no parent")?
-        .to_path_buf();
-    let out = target.join("bench");
-    std::fs::create_dir_all(&out)?;
+    let out = super::results_dir(layout)?;
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let json = out.join(format!("vector-{stamp}.json"));
     let status = Command::new(&exe)
