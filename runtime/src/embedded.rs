@@ -138,6 +138,22 @@ pub(crate) fn extension(
 pub(crate) const FILES_SUBDIR: &str = "files";
 pub(crate) const NATIVE_SUBDIR: &str = "native";
 
+/// The sha256 the manifest records for the embedded template archive,
+/// which the unpacked directory holds as it is (checked by size on use).
+pub(crate) fn template_sha256() -> Option<&'static str> {
+    #[cfg(feature = "embedded")]
+    {
+        crate::generated::embedded::ARCHIVES
+            .iter()
+            .find(|a| matches!(a.placement, Placement::File(name) if name == crate::roots::TEMPLATE_FILE))
+            .map(|a| a.sha256)
+    }
+    #[cfg(not(feature = "embedded"))]
+    {
+        None
+    }
+}
+
 /// The name of the directory for `archives`: a digest of their hashes.
 fn bundle_name(archives: &[EmbeddedArchive]) -> String {
     let mut hasher = Sha256::new();

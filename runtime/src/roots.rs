@@ -25,7 +25,6 @@ use std::sync::{Mutex, OnceLock};
 use sha2::{Digest, Sha256};
 
 use crate::artifacts::Artifacts;
-use crate::receipt::Receipt;
 use crate::{Error, Result};
 
 /// The template's file name among the artifacts.
@@ -56,8 +55,14 @@ impl TemplateCache {
             dir: artifacts.dir().to_path_buf(),
             problem: format!("no {TEMPLATE_FILE}; run `cargo xtask template`"),
         })?;
-        let dir = artifacts.dir().to_path_buf();
-        Self::open_archive_with(&archive, || receipt_digest(&dir, &archive))
+        // The embedded template's sha256 is the manifest's: no need to hash.
+        let embedded = artifacts.is_embedded();
+        Self::open_archive_with(&archive, || {
+            embedded
+                .then(crate::embedded::template_sha256)
+                .flatten()
+                .map(str::to_string)
+        })
     }
 
     /// The template packed in `archive`, unpacked on first use into the
@@ -67,7 +72,8 @@ impl TemplateCache {
     }
 
     /// [`Self::open_archive`] for an archive whose sha256 `digest` may know
-    /// (from a receipt checked by size): it is then read only to unpack it.
+    /// (the manifest's, for the embedded one): it is then read only to
+    /// unpack it.
     /// Asked only the first time in a process.
     fn open_archive_with(archive: &Path, digest: impl FnOnce() -> Option<String>) -> Result<Self> {
         // Reading and hashing the archive costs about a millisecond per
@@ -274,16 +280,6 @@ fn punch_zeros_under(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The template's sha256 as the receipt of the artifacts in `dir` records
-/// it, if there is one and the archive has the size it records (the same
-/// check by size every unpacked artifact gets on use).
-fn receipt_digest(dir: &Path, archive: &Path) -> Option<String> {
-    let receipt = Receipt::read(&dir.join(crate::embedded::RECEIPT_FILE)).ok()??;
-    let entry = receipt.entry(TEMPLATE_FILE)?;
-    let size = fs::metadata(archive).ok()?.len();
-    (size == entry.size).then(|| entry.sha256.clone())
 }
 
 /// Sets every directory under `dir` (and `dir`) to `dir_mode`, every file
