@@ -332,3 +332,13 @@ fn open_datasync_wal_writes_are_synced() {
     );
     session.shutdown().expect("clean shutdown");
 }
+
+#[test]
+fn a_lock_file_left_empty_by_a_killed_start_does_not_stop_the_next() {
+    // A process killed while the backend wrote postmaster.pid leaves it
+    // empty; PostgreSQL alone would refuse to start on it.
+    let (_temp, data) = new_database();
+    std::fs::write(data.join("postmaster.pid"), b"").unwrap();
+    let mut session = start(&data);
+    assert_eq!(scalar(&query(&mut session, "SELECT 1")), "1");
+}

@@ -9,7 +9,10 @@ use super::paths::TreePath;
 
 /// Files at a root's top that belong to the instance running there, not to
 /// the database: a copy leaves them out.
-pub(crate) const INSTANCE_FILES: [&str; 2] = [crate::datadir_lock::LOCK_FILE, "postmaster.pid"];
+pub(crate) const INSTANCE_FILES: [&str; 2] = [
+    crate::datadir_lock::LOCK_FILE,
+    crate::datadir_lock::POSTMASTER_PID,
+];
 
 /// What an entry is.
 #[derive(Debug)]
