@@ -207,7 +207,7 @@ fn aot_fingerprint(engine: AotEngine, target: &AotTarget, wasm: &[u8], path: &Pa
     fp.add_str("path", &path.display().to_string());
     fp.add_str("module", &sha256_bytes(wasm))
         .add_str("engine", engine.name())
-        .add_str("engine-settings", ENGINE_SETTINGS)
+        .add_str("engine-settings", engine_settings(engine))
         .add_str("triple", &target.triple)
         .add_str("cpu-features", &target.cpu_features.join(","))
         .add_str("wasmer", pglite_runtime::engine::WASMER_VERSION);
@@ -215,7 +215,14 @@ fn aot_fingerprint(engine: AotEngine, target: &AotTarget, wasm: &[u8], path: &Pa
 }
 
 /// Settings that are not Wasmer's defaults; part of the fingerprint.
-const ENGINE_SETTINGS: &str = "defaults; instruction address maps stripped";
+fn engine_settings(engine: AotEngine) -> &'static str {
+    match engine {
+        AotEngine::Cranelift => "defaults; instruction address maps stripped",
+        AotEngine::Llvm => {
+            "defaults; instruction address maps stripped; one .eh_frame registration"
+        }
+    }
+}
 
 /// Compiles `wasm` for `target` and serializes the module.
 pub fn compile(
@@ -232,15 +239,19 @@ pub fn compile(
         features.insert(feature);
     }
     let wasmer_target = Target::new(triple.clone(), features);
+    let engine_kind = engine;
     let engine = compiler_engine(engine, wasmer_target)?;
     let started = Instant::now();
     let module = Module::new(&engine, wasm).context("compiling the module")?;
     let elapsed = started.elapsed();
     let bytes = module.serialize().context("serializing the module")?;
-    Ok((strip_address_maps(&bytes)?, elapsed))
+    let merge_unwind_tables = engine_kind == AotEngine::Llvm;
+    Ok((post_process(&bytes, merge_unwind_tables)?, elapsed))
 }
 
-/// The serialized module without its per-instruction address maps.
+/// The serialized module without its per-instruction address maps and,
+/// with `merge_unwind_tables` (LLVM's code), with its unwind tables
+/// registered as one object ([`crate::eh_frame::merge`]).
 ///
 /// Cranelift records, for every machine instruction, the wasm offset it
 /// came from: a third of the artifact (12.8 MB of 37 MB for the backend).
@@ -248,7 +259,7 @@ pub fn compile(
 /// without it a frame names its function and the function's start, as with
 /// LLVM's code, which never has it. Traps, unwinding and exceptions use
 /// other tables (trap sites, unwind info), which stay.
-pub fn strip_address_maps(bytes: &[u8]) -> Result<Vec<u8>> {
+pub fn post_process(bytes: &[u8], merge_unwind_tables: bool) -> Result<Vec<u8>> {
     use wasmer_compiler::serialize::{SerializableCompilation, SerializableModule};
     use wasmer_types::MetadataHeader;
 
@@ -268,6 +279,16 @@ pub fn strip_address_maps(bytes: &[u8]) -> Result<Vec<u8>> {
         for frame_info in compilation.function_frame_info.values_mut() {
             frame_info.address_map.instructions = Vec::new();
         }
+        if let Some(index) = compilation
+            .unwind_info
+            .eh_frame
+            .filter(|_| merge_unwind_tables)
+        {
+            let section = &mut compilation.custom_sections[index];
+            let relocations = &mut compilation.custom_section_relocations[index];
+            let merged = crate::eh_frame::merge(section.bytes.as_slice(), relocations)?;
+            section.bytes = wasmer_compiler::types::section::SectionBody::new_with_vec(merged);
+        }
     }
     let body = module.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut out = Vec::with_capacity(MAGIC.len() + MetadataHeader::LEN + body.len());
@@ -285,6 +306,41 @@ fn compiler_engine(engine: AotEngine, target: Target) -> Result<Engine> {
     Ok(builder.set_target(Some(target)).engine().into())
 }
 
+/// Whether this xtask was built with LLVM (its `llvm` feature).
+pub const HAS_LLVM: bool = cfg!(feature = "llvm");
+
+/// Where Debian's `llvm-22-dev` (recipes/toolchain.toml) puts LLVM, for
+/// the `llvm-sys` crate's build.
+const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
+
+/// Runs this xtask command again in an xtask built with LLVM.
+pub fn rerun_with_llvm(args: &[String]) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command.args([
+        "run",
+        "--quiet",
+        "--package",
+        "xtask",
+        "--features",
+        "llvm",
+        "--",
+    ]);
+    command.args(args);
+    if std::env::var_os("LLVM_SYS_221_PREFIX").is_none() {
+        command.env("LLVM_SYS_221_PREFIX", LLVM_PREFIX);
+    }
+    let status = command
+        .status()
+        .context("running cargo to build xtask with LLVM")?;
+    anyhow::ensure!(
+        status.success(),
+        "xtask (with LLVM) {}: {status}",
+        args.join(" ")
+    );
+    Ok(())
+}
+
 #[cfg(feature = "llvm")]
 fn llvm_builder() -> Result<EngineBuilder> {
     Ok(EngineBuilder::new(wasmer::sys::LLVM::new()))
@@ -293,9 +349,8 @@ fn llvm_builder() -> Result<EngineBuilder> {
 #[cfg(not(feature = "llvm"))]
 fn llvm_builder() -> Result<EngineBuilder> {
     anyhow::bail!(
-        "this xtask was built without LLVM; run it as \
-         `LLVM_SYS_221_PREFIX=/usr/lib/llvm-22 cargo run -p xtask --features llvm -- aot ...` \
-         (needs llvm-22-dev, libpolly-22-dev and libzstd-dev)"
+        "this xtask was built without LLVM (commands that compile with it run \
+         themselves again in an xtask built with it)"
     )
 }
 

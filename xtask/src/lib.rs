@@ -12,6 +12,7 @@ pub mod build;
 pub mod catalog;
 pub mod check;
 pub mod codegen;
+pub mod eh_frame;
 pub mod fetch;
 pub mod fingerprint;
 pub mod hashing;

@@ -81,6 +81,9 @@ fn main() -> ExitCode {
 fn run(args: &[String]) -> Result<()> {
     let layout = Layout::from_env()?;
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    if !xtask::aot::HAS_LLVM && compiles_with(&layout, &words)? == Some(AotEngine::Llvm) {
+        return xtask::aot::rerun_with_llvm(args);
+    }
     match words.as_slice() {
         ["toolchain", "check"] => xtask::toolchain::check(&layout),
         ["toolchain", "install"] => xtask::toolchain::install(&layout),
@@ -111,6 +114,23 @@ fn run(args: &[String]) -> Result<()> {
         }
         _ => bail!("unknown command `{}`\n\n{USAGE}", words.join(" ")),
     }
+}
+
+/// The engine a command compiles AOT code with, if it compiles any.
+/// (LLVM is an optional feature of xtask: `check`, `toolchain install`
+/// and the rest run before LLVM's development files are installed.)
+fn compiles_with(layout: &Layout, words: &[&str]) -> Result<Option<AotEngine>> {
+    let recipe = || -> Result<AotEngine> {
+        Ok(xtask::recipes::TargetsRecipe::load(&layout.recipe("targets.toml"))?.engine)
+    };
+    Ok(match words {
+        ["aot", flags @ ..] => Some(match aot_options(flags)?.engine {
+            Some(engine) => engine,
+            None => recipe()?,
+        }),
+        ["assets", "build"] | ["regress", ..] | ["test", ..] => Some(recipe()?),
+        _ => None,
+    })
 }
 
 fn aot_options(flags: &[&str]) -> Result<AotOptions> {

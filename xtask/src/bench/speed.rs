@@ -23,7 +23,9 @@
 //! Flags: `--quick` (one measured run instead of [`DEFAULT_REPS`]),
 //! `--reps N`, `--peer-sql DIR` (run a directory of `benchmarkN.sql` files,
 //! the published peers' exact SQL, instead of ours: a cross-check that our
-//! generated suite measures the same thing).
+//! generated suite measures the same thing), `--artifacts DIR` (our systems
+//! run on the artifacts in DIR, laid out as `cargo xtask build` writes
+//! them, instead of the embedded ones: for comparing other native code).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -60,6 +62,7 @@ const PEER_ORDER: [&str; 18] = [
 pub fn run(layout: &Layout, flags: &[&str]) -> Result<()> {
     let mut reps = DEFAULT_REPS;
     let mut peer_sql = None;
+    let mut artifacts = None;
     let mut flags = flags.iter();
     while let Some(flag) = flags.next() {
         match *flag {
@@ -79,8 +82,16 @@ pub fn run(layout: &Layout, flags: &[&str]) -> Result<()> {
                     flags.next().context("--peer-sql needs a DIR")?,
                 ));
             }
+            "--artifacts" => {
+                let dir = PathBuf::from(flags.next().context("--artifacts needs a DIR")?);
+                pglite_runtime::Artifacts::from_dir(&dir)?;
+                artifacts = Some(dir);
+            }
             other => {
-                bail!("unknown flag `{other}` for bench speed (--quick, --reps N, --peer-sql DIR)")
+                bail!(
+                    "unknown flag `{other}` for bench speed \
+                     (--quick, --reps N, --peer-sql DIR, --artifacts DIR)"
+                )
             }
         }
     }
@@ -123,7 +134,17 @@ pub fn run(layout: &Layout, flags: &[&str]) -> Result<()> {
         "speed suite ({source}), {reps} measured runs per system after one warm-up, \
          interleaved; client and servers pinned to CPU {PINNED_CPU} (taskset)"
     );
-    let output = Command::new("taskset")
+    let mut example = Command::new("taskset");
+    match &artifacts {
+        Some(dir) => {
+            println!("our systems run on the artifacts in {}", dir.display());
+            example.env(pglite_runtime::ARTIFACTS_ENV, dir);
+        }
+        None => {
+            example.env_remove(pglite_runtime::ARTIFACTS_ENV);
+        }
+    }
+    let output = example
         .args(["-c", &PINNED_CPU.to_string()])
         .arg(&exe)
         .arg("--sql")
@@ -133,7 +154,6 @@ pub fn run(layout: &Layout, flags: &[&str]) -> Result<()> {
         .arg(native.socket_dir())
         .arg(native.port.to_string())
         .arg(postmaster.to_string())
-        .env_remove(pglite_runtime::ARTIFACTS_ENV)
         .stderr(std::process::Stdio::inherit())
         .output()
         .with_context(|| format!("running {}", exe.display()))?;
