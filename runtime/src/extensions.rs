@@ -5,103 +5,103 @@
 
 pub use crate::extension::Extension;
 
-/// `pg_trgm` (archives: extension-pg_trgm 16707 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_trgm 37474 bytes).
+/// `pg_trgm` (archives: extension-pg_trgm 16707 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_trgm 40532 bytes).
 pub const PG_TRGM: Extension = Extension::new("pg_trgm");
 
-/// `citext` (archives: extension-citext 4716 bytes, aot-x86_64-unknown-linux-gnu-extension-citext 4668 bytes).
+/// `citext` (archives: extension-citext 4716 bytes, aot-x86_64-unknown-linux-gnu-extension-citext 6206 bytes).
 pub const CITEXT: Extension = Extension::new("citext");
 
-/// `hstore` (archives: extension-hstore 19762 bytes, aot-x86_64-unknown-linux-gnu-extension-hstore 41948 bytes).
+/// `hstore` (archives: extension-hstore 19762 bytes, aot-x86_64-unknown-linux-gnu-extension-hstore 49523 bytes).
 pub const HSTORE: Extension = Extension::new("hstore");
 
-/// `ltree` (archives: extension-ltree 18213 bytes, aot-x86_64-unknown-linux-gnu-extension-ltree 40027 bytes).
+/// `ltree` (archives: extension-ltree 18213 bytes, aot-x86_64-unknown-linux-gnu-extension-ltree 45806 bytes).
 pub const LTREE: Extension = Extension::new("ltree");
 
-/// `cube` (archives: extension-cube 15634 bytes, aot-x86_64-unknown-linux-gnu-extension-cube 29959 bytes).
+/// `cube` (archives: extension-cube 15634 bytes, aot-x86_64-unknown-linux-gnu-extension-cube 34654 bytes).
 pub const CUBE: Extension = Extension::new("cube");
 
-/// `earthdistance` (archives: extension-earthdistance 2191 bytes, aot-x86_64-unknown-linux-gnu-extension-earthdistance 1976 bytes).
+/// `earthdistance` (archives: extension-earthdistance 2191 bytes, aot-x86_64-unknown-linux-gnu-extension-earthdistance 2328 bytes).
 pub const EARTHDISTANCE: Extension = Extension::new("earthdistance");
 
-/// `fuzzystrmatch` (archives: extension-fuzzystrmatch 8251 bytes, aot-x86_64-unknown-linux-gnu-extension-fuzzystrmatch 18922 bytes).
+/// `fuzzystrmatch` (archives: extension-fuzzystrmatch 8251 bytes, aot-x86_64-unknown-linux-gnu-extension-fuzzystrmatch 19517 bytes).
 pub const FUZZYSTRMATCH: Extension = Extension::new("fuzzystrmatch");
 
-/// `btree_gin` (archives: extension-btree_gin 6158 bytes, aot-x86_64-unknown-linux-gnu-extension-btree_gin 12234 bytes).
+/// `btree_gin` (archives: extension-btree_gin 6158 bytes, aot-x86_64-unknown-linux-gnu-extension-btree_gin 16304 bytes).
 pub const BTREE_GIN: Extension = Extension::new("btree_gin");
 
-/// `btree_gist` (archives: extension-btree_gist 21120 bytes, aot-x86_64-unknown-linux-gnu-extension-btree_gist 43544 bytes).
+/// `btree_gist` (archives: extension-btree_gist 21120 bytes, aot-x86_64-unknown-linux-gnu-extension-btree_gist 52292 bytes).
 pub const BTREE_GIST: Extension = Extension::new("btree_gist");
 
-/// `intarray` (archives: extension-intarray 16122 bytes, aot-x86_64-unknown-linux-gnu-extension-intarray 33320 bytes).
+/// `intarray` (archives: extension-intarray 16122 bytes, aot-x86_64-unknown-linux-gnu-extension-intarray 41229 bytes).
 pub const INTARRAY: Extension = Extension::new("intarray");
 
-/// `isn` (archives: extension-isn 24627 bytes, aot-x86_64-unknown-linux-gnu-extension-isn 28452 bytes).
+/// `isn` (archives: extension-isn 24627 bytes, aot-x86_64-unknown-linux-gnu-extension-isn 25968 bytes).
 pub const ISN: Extension = Extension::new("isn");
 
-/// `lo` (archives: extension-lo 1789 bytes, aot-x86_64-unknown-linux-gnu-extension-lo 2827 bytes).
+/// `lo` (archives: extension-lo 1789 bytes, aot-x86_64-unknown-linux-gnu-extension-lo 3679 bytes).
 pub const LO: Extension = Extension::new("lo");
 
-/// `seg` (archives: extension-seg 10802 bytes, aot-x86_64-unknown-linux-gnu-extension-seg 19725 bytes).
+/// `seg` (archives: extension-seg 10802 bytes, aot-x86_64-unknown-linux-gnu-extension-seg 21855 bytes).
 pub const SEG: Extension = Extension::new("seg");
 
-/// `tablefunc` (archives: extension-tablefunc 5746 bytes, aot-x86_64-unknown-linux-gnu-extension-tablefunc 11685 bytes).
+/// `tablefunc` (archives: extension-tablefunc 5746 bytes, aot-x86_64-unknown-linux-gnu-extension-tablefunc 16069 bytes).
 pub const TABLEFUNC: Extension = Extension::new("tablefunc");
 
-/// `unaccent` (archives: extension-unaccent 7984 bytes, aot-x86_64-unknown-linux-gnu-extension-unaccent 7099 bytes).
+/// `unaccent` (archives: extension-unaccent 7984 bytes, aot-x86_64-unknown-linux-gnu-extension-unaccent 8707 bytes).
 pub const UNACCENT: Extension = Extension::new("unaccent");
 
-/// `dict_int` (archives: extension-dict_int 1616 bytes, aot-x86_64-unknown-linux-gnu-extension-dict_int 2912 bytes).
+/// `dict_int` (archives: extension-dict_int 1616 bytes, aot-x86_64-unknown-linux-gnu-extension-dict_int 3706 bytes).
 pub const DICT_INT: Extension = Extension::new("dict_int");
 
-/// `dict_xsyn` (archives: extension-dict_xsyn 2293 bytes, aot-x86_64-unknown-linux-gnu-extension-dict_xsyn 4258 bytes).
+/// `dict_xsyn` (archives: extension-dict_xsyn 2293 bytes, aot-x86_64-unknown-linux-gnu-extension-dict_xsyn 5938 bytes).
 pub const DICT_XSYN: Extension = Extension::new("dict_xsyn");
 
-/// `bloom` (archives: extension-bloom 6627 bytes, aot-x86_64-unknown-linux-gnu-extension-bloom 15062 bytes).
+/// `bloom` (archives: extension-bloom 6627 bytes, aot-x86_64-unknown-linux-gnu-extension-bloom 20555 bytes).
 pub const BLOOM: Extension = Extension::new("bloom");
 
-/// `amcheck` (archives: extension-amcheck 16493 bytes, aot-x86_64-unknown-linux-gnu-extension-amcheck 32740 bytes).
+/// `amcheck` (archives: extension-amcheck 16493 bytes, aot-x86_64-unknown-linux-gnu-extension-amcheck 38578 bytes).
 pub const AMCHECK: Extension = Extension::new("amcheck");
 
-/// `pageinspect` (archives: extension-pageinspect 15944 bytes, aot-x86_64-unknown-linux-gnu-extension-pageinspect 29186 bytes).
+/// `pageinspect` (archives: extension-pageinspect 15944 bytes, aot-x86_64-unknown-linux-gnu-extension-pageinspect 41412 bytes).
 pub const PAGEINSPECT: Extension = Extension::new("pageinspect");
 
-/// `pg_buffercache` (archives: extension-pg_buffercache 2513 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_buffercache 3995 bytes).
+/// `pg_buffercache` (archives: extension-pg_buffercache 2513 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_buffercache 5133 bytes).
 pub const PG_BUFFERCACHE: Extension = Extension::new("pg_buffercache");
 
-/// `pg_freespacemap` (archives: extension-pg_freespacemap 1691 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_freespacemap 2405 bytes).
+/// `pg_freespacemap` (archives: extension-pg_freespacemap 1691 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_freespacemap 2882 bytes).
 pub const PG_FREESPACEMAP: Extension = Extension::new("pg_freespacemap");
 
-/// `pg_visibility` (archives: extension-pg_visibility 4538 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_visibility 9567 bytes).
+/// `pg_visibility` (archives: extension-pg_visibility 4538 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_visibility 13551 bytes).
 pub const PG_VISIBILITY: Extension = Extension::new("pg_visibility");
 
-/// `pg_walinspect` (archives: extension-pg_walinspect 4015 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_walinspect 8558 bytes).
+/// `pg_walinspect` (archives: extension-pg_walinspect 4015 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_walinspect 11152 bytes).
 pub const PG_WALINSPECT: Extension = Extension::new("pg_walinspect");
 
-/// `tcn` (archives: extension-tcn 1896 bytes, aot-x86_64-unknown-linux-gnu-extension-tcn 3855 bytes).
+/// `tcn` (archives: extension-tcn 1896 bytes, aot-x86_64-unknown-linux-gnu-extension-tcn 4587 bytes).
 pub const TCN: Extension = Extension::new("tcn");
 
-/// `tsm_system_rows` (archives: extension-tsm_system_rows 2027 bytes, aot-x86_64-unknown-linux-gnu-extension-tsm_system_rows 4201 bytes).
+/// `tsm_system_rows` (archives: extension-tsm_system_rows 2027 bytes, aot-x86_64-unknown-linux-gnu-extension-tsm_system_rows 5064 bytes).
 pub const TSM_SYSTEM_ROWS: Extension = Extension::new("tsm_system_rows");
 
-/// `tsm_system_time` (archives: extension-tsm_system_time 2196 bytes, aot-x86_64-unknown-linux-gnu-extension-tsm_system_time 4470 bytes).
+/// `tsm_system_time` (archives: extension-tsm_system_time 2196 bytes, aot-x86_64-unknown-linux-gnu-extension-tsm_system_time 5497 bytes).
 pub const TSM_SYSTEM_TIME: Extension = Extension::new("tsm_system_time");
 
-/// `auto_explain` (archives: extension-auto_explain 2909 bytes, aot-x86_64-unknown-linux-gnu-extension-auto_explain 6938 bytes).
+/// `auto_explain` (archives: extension-auto_explain 2909 bytes, aot-x86_64-unknown-linux-gnu-extension-auto_explain 8728 bytes).
 pub const AUTO_EXPLAIN: Extension = Extension::new("auto_explain");
 
-/// `file_fdw` (archives: extension-file_fdw 5072 bytes, aot-x86_64-unknown-linux-gnu-extension-file_fdw 11345 bytes).
+/// `file_fdw` (archives: extension-file_fdw 5072 bytes, aot-x86_64-unknown-linux-gnu-extension-file_fdw 15507 bytes).
 pub const FILE_FDW: Extension = Extension::new("file_fdw");
 
-/// `pg_surgery` (archives: extension-pg_surgery 3131 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_surgery 5984 bytes).
+/// `pg_surgery` (archives: extension-pg_surgery 3131 bytes, aot-x86_64-unknown-linux-gnu-extension-pg_surgery 7782 bytes).
 pub const PG_SURGERY: Extension = Extension::new("pg_surgery");
 
-/// `uuid-ossp` (archives: extension-uuid-ossp 3607 bytes, aot-x86_64-unknown-linux-gnu-extension-uuid-ossp 7166 bytes).
+/// `uuid-ossp` (archives: extension-uuid-ossp 3607 bytes, aot-x86_64-unknown-linux-gnu-extension-uuid-ossp 9337 bytes).
 pub const UUID_OSSP: Extension = Extension::new("uuid-ossp");
 
-/// `pgcrypto` (archives: extension-pgcrypto 362599 bytes, aot-x86_64-unknown-linux-gnu-extension-pgcrypto 808861 bytes).
+/// `pgcrypto` (archives: extension-pgcrypto 362599 bytes, aot-x86_64-unknown-linux-gnu-extension-pgcrypto 806856 bytes).
 pub const PGCRYPTO: Extension = Extension::new("pgcrypto");
 
-/// `vector` (archives: extension-vector 16182 bytes, aot-x86_64-unknown-linux-gnu-extension-vector 36903 bytes).
+/// `vector` (archives: extension-vector 16182 bytes, aot-x86_64-unknown-linux-gnu-extension-vector 45482 bytes).
 pub const VECTOR: Extension = Extension::new("vector");
 
 /// `pgtap` (archives: extension-pgtap 40315 bytes).
