@@ -82,6 +82,12 @@ fn run(args: &[String]) -> Result<()> {
     let layout = Layout::from_env()?;
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     if !xtask::aot::HAS_LLVM && compiles_with(&layout, &words)? == Some(AotEngine::Llvm) {
+        // Building xtask with LLVM needs LLVM's development files.
+        match words.first() {
+            Some(&"test") => xtask::test::ensure_toolchain(&layout)?,
+            _ => xtask::toolchain::check(&layout)
+                .context("this command compiles with LLVM, from the toolchain")?,
+        }
         return xtask::aot::rerun_with_llvm(args);
     }
     match words.as_slice() {

@@ -15,11 +15,7 @@ use anyhow::{bail, Context, Result};
 use crate::layout::Layout;
 
 pub fn run(layout: &Layout, cargo_test_args: &[String]) -> Result<()> {
-    if crate::toolchain::check(layout).is_err() {
-        println!("installing the toolchain");
-        crate::toolchain::install(layout)?;
-        crate::toolchain::check(layout)?;
-    }
+    ensure_toolchain(layout)?;
     crate::assets::build_outputs(layout)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
@@ -31,6 +27,18 @@ pub fn run(layout: &Layout, cargo_test_args: &[String]) -> Result<()> {
         .context("running cargo test")?;
     if !status.success() {
         bail!("cargo test failed ({status})");
+    }
+    Ok(())
+}
+
+/// Installs the toolchain when it is missing (which needs root). Also run
+/// before xtask builds itself with LLVM, which links LLVM's development
+/// files from the toolchain.
+pub fn ensure_toolchain(layout: &Layout) -> Result<()> {
+    if crate::toolchain::check(layout).is_err() {
+        println!("installing the toolchain");
+        crate::toolchain::install(layout)?;
+        crate::toolchain::check(layout)?;
     }
     Ok(())
 }
