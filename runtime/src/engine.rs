@@ -169,7 +169,10 @@ fn load(files: &ModuleFiles) -> Result<Module> {
             deserialize(aot)
         };
         match loaded {
-            Ok(module) => return Ok(module),
+            Ok(module) => {
+                crate::mapped_pages::release(aot);
+                return Ok(module);
+            }
             // Code for a CPU this one is not (missing CPU features): fall
             // back to compiling where that is possible.
             Err(problem) if can_compile() => {

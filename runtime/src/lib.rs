@@ -34,6 +34,7 @@ mod generated;
 mod host_io;
 mod initdb;
 mod instance;
+mod mapped_pages;
 #[cfg(feature = "cranelift")]
 mod module_cache;
 mod program;
