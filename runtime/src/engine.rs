@@ -169,10 +169,7 @@ fn load(files: &ModuleFiles) -> Result<Module> {
             deserialize(aot)
         };
         match loaded {
-            Ok(module) => {
-                crate::mapped_pages::release(aot);
-                return Ok(module);
-            }
+            Ok(module) => return Ok(module),
             // Code for a CPU this one is not (missing CPU features): fall
             // back to compiling where that is possible.
             Err(problem) if can_compile() => {
@@ -194,7 +191,10 @@ fn load(files: &ModuleFiles) -> Result<Module> {
 /// data directory): Wasmer validates its layout first.
 pub fn deserialize(file: &Path) -> std::result::Result<Module, String> {
     // SAFETY: the checked variant validates the archive before use.
-    unsafe { Module::deserialize_from_file(engine(), file) }.map_err(|e| e.to_string())
+    let module =
+        unsafe { Module::deserialize_from_file(engine(), file) }.map_err(|e| e.to_string())?;
+    crate::mapped_pages::release(file);
+    Ok(module)
 }
 
 /// Loads a serialized module that was checked against its receipt just
@@ -206,7 +206,10 @@ pub(crate) fn deserialize_verified(file: &Path) -> std::result::Result<Module, S
     // again costs 10-15% of the load, which is a quarter of a cold start's
     // critical path, and could not catch damage where it matters most
     // anyway: in the machine code.
-    unsafe { Module::deserialize_from_file_unchecked(engine(), file) }.map_err(|e| e.to_string())
+    let module = unsafe { Module::deserialize_from_file_unchecked(engine(), file) }
+        .map_err(|e| e.to_string())?;
+    crate::mapped_pages::release(file);
+    Ok(module)
 }
 
 #[cfg(not(feature = "cranelift"))]

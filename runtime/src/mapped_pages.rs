@@ -1,4 +1,6 @@
-//! Takes a loaded module's serialized file out of the resident set.
+//! Takes a loaded module's serialized file out of the resident set (every
+//! module loaded from a file: the backend, pg_dump, extensions, compiled
+//! caches).
 //!
 //! Wasmer maps the serialized native code (`*.wasmu`, 26 MB for the
 //! backend) and keeps the mapping for the module's lifetime; loading reads

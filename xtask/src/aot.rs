@@ -239,13 +239,12 @@ pub fn compile(
         features.insert(feature);
     }
     let wasmer_target = Target::new(triple.clone(), features);
-    let engine_kind = engine;
+    let merge_unwind_tables = engine == AotEngine::Llvm;
     let engine = compiler_engine(engine, wasmer_target)?;
     let started = Instant::now();
     let module = Module::new(&engine, wasm).context("compiling the module")?;
     let elapsed = started.elapsed();
     let bytes = module.serialize().context("serializing the module")?;
-    let merge_unwind_tables = engine_kind == AotEngine::Llvm;
     Ok((post_process(&bytes, merge_unwind_tables)?, elapsed))
 }
 
